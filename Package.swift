@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ptc-backup",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ptc-backup", targets: ["ptc-backup"]),
+        .executable(name: "ptc-sample", targets: ["ptc-sample"]),
+        .library(name: "BackupCore", targets: ["BackupCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from the system (Debian's -dev packages), found through pkg-config.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+
+        // Thin safe wrappers, one per C library, each with its own error type.
+        .target(name: "BackupSQLite", dependencies: ["CSQLite"]),
+        .target(name: "BackupArchive", dependencies: ["CArchive"]),
+        .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
+
+        // The project's own SQL and JSON Schema, carried as resources.
+        .target(name: "PlanToCodeSchema", path: "Schema", exclude: ["README.md"],
+                resources: [.copy("sql"), .copy("json")]),
+
+        // Versioned Codable types: the archive manifest and the --json reports.
+        .target(name: "BackupModel"),
+
+        // Operations: export, inspect, verify, list.
+        .target(name: "BackupCore", dependencies: [
+            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "PlanToCodeSchema",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // The sample-database generator (library + CLI), used by the tests, the demo and the benchmark.
+        .target(name: "SampleGenerator", dependencies: ["BackupSQLite", "BackupDigest", "PlanToCodeSchema"],
+                path: "Samples/Generator"),
+        .executableTarget(name: "ptc-sample", dependencies: [
+            "SampleGenerator", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Samples/GeneratorCLI"),
+
+        // The command-line tool: parsing, rendering, exit codes.
+        .executableTarget(name: "ptc-backup", dependencies: [
+            "BackupCore", "BackupModel",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "SampleGenerator"],
+                path: "Tests/BackupTestSupport"),
+        .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
+        .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport"]),
+        .testTarget(name: "BackupCoreTests", dependencies: [
+            "BackupCore", "BackupModel", "BackupSQLite", "SampleGenerator", "BackupTestSupport",
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupSQLite", "SampleGenerator"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

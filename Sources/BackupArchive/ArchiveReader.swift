@@ -1,0 +1,108 @@
+import CArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an entry header says, before its data is read.
+public struct ArchiveEntryHeader: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case regular, directory, symbolicLink, hardLink, other
+    }
+
+    /// The path as stored (not yet checked for safety).
+    public let path: String
+    public let kind: Kind
+    /// The size the header declares, or nil when it declares none.
+    public let size: Int64?
+    public let modificationTime: Int64
+}
+
+/// Reads a (compressed) tar archive entry by entry, streaming.
+///
+/// Wraps `archive_read_new`, `archive_read_support_filter_all`, `archive_read_support_format_tar`
+/// and `archive_read_open_filename`; see [archive_read(3)](https://github.com/libarchive/libarchive/wiki/ManPageArchiveRead3).
+/// Not thread-safe.
+public final class ArchiveReader {
+    private var archive: OpaquePointer?
+    public let path: String
+
+    /// Opens the archive at `path`.
+    /// - Throws: ``ArchiveError`` (a missing file has errno `ENOENT`).
+    public init(path: String, blockSize: Int = 1 << 20) throws(ArchiveError) {
+        self.path = path
+        guard let a = archive_read_new() else {
+            throw ArchiveError(code: ARCHIVE_FATAL, errno: ENOMEM, message: "out of memory", context: path)
+        }
+        archive = a
+        try check(archive_read_support_filter_all(a), a, "configuring the reader for \(path)")
+        try check(archive_read_support_format_tar(a), a, "configuring the reader for \(path)")
+        try check(archive_read_open_filename(a, path, blockSize), a, "opening \(path)")
+    }
+
+    deinit {
+        if let archive { archive_read_free(archive) }
+    }
+
+    /// The next entry's header, or nil at the end of the archive.
+    /// - Throws: ``ArchiveError`` for a damaged or truncated archive.
+    public func nextEntry() throws(ArchiveError) -> ArchiveEntryHeader? {
+        let a = try handle()
+        var entry: OpaquePointer?
+        let rc = archive_read_next_header(a, &entry)
+        if rc == ARCHIVE_EOF { return nil }
+        guard rc == ARCHIVE_OK, let entry else {
+            throw ArchiveError(code: rc, archive: a, context: "reading the next entry header of \(path)")
+        }
+        let name = archive_entry_pathname(entry).map { String(cString: $0) } ?? ""
+        let kind: ArchiveEntryHeader.Kind
+        if archive_entry_hardlink(entry) != nil {
+            kind = .hardLink
+        } else {
+            switch archive_entry_filetype(entry) & 0o170000 {
+            case 0o100000: kind = .regular
+            case 0o040000: kind = .directory
+            case 0o120000: kind = .symbolicLink
+            default: kind = .other
+            }
+        }
+        let size: Int64? = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil
+        return ArchiveEntryHeader(path: name, kind: kind, size: size, modificationTime: Int64(archive_entry_mtime(entry)))
+    }
+
+    /// Reads the current entry's data into `buffer`. Returns 0 at the entry's end.
+    /// - Throws: ``ArchiveError`` for damaged data (a failed zstd frame, a short file).
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ArchiveError) -> Int {
+        let a = try handle()
+        let n = archive_read_data(a, buffer.baseAddress, buffer.count)
+        guard n >= 0 else { throw ArchiveError(code: Int32(n), archive: a, context: "reading data from \(path)") }
+        return n
+    }
+
+    /// Reads the whole current entry, refusing more than `limit` bytes.
+    public func readAll(limit: Int) throws(ArchiveError) -> [UInt8] {
+        var result = [UInt8]()
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { chunk.deallocate() }
+        while true {
+            let n = try read(into: chunk)
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit {
+                throw ArchiveError(code: ARCHIVE_FATAL, errno: 0, message: "entry is larger than \(limit) bytes", context: "reading \(path)")
+            }
+        }
+    }
+
+    /// Closes the archive (`archive_read_close`).
+    public func close() {
+        if let archive { archive_read_free(archive) }
+        archive = nil
+    }
+
+    private func handle() throws(ArchiveError) -> OpaquePointer {
+        guard let archive else {
+            throw ArchiveError(code: ARCHIVE_FATAL, errno: 0, message: "archive already closed", context: path)
+        }
+        return archive
+    }
+}

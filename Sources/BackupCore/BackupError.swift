@@ -1,0 +1,118 @@
+import BackupArchive
+import BackupSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one error type of the operations layer: a sysexits code, one actionable line that says
+/// what failed and where, and the lower layer's error as the cause.
+///
+/// The message never contains credentials or statement arguments.
+public struct BackupError: Error, CustomStringConvertible, Sendable {
+    /// Exit codes from sysexits(3), as SPEC.md lists them.
+    public enum Code: Int32, Sendable {
+        case usage = 64
+        case dataError = 65
+        case noInput = 66
+        case unavailable = 69
+        case software = 70
+        case cantCreate = 73
+        case ioError = 74
+        case temporaryFailure = 75
+        case noPermission = 77
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+    public let file: String
+    public let line: Int
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil,
+                file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { message }
+
+    /// The message with the cause and where it was raised, for `-vv`.
+    public var expandedDescription: String {
+        var text = message
+        if let cause { text += "\n  cause: \(cause)" }
+        text += "\n  at: \(file):\(line)"
+        return text
+    }
+
+    public static func usage(_ message: String) -> BackupError { BackupError(.usage, message) }
+}
+
+extension BackupError {
+    /// Classifies an SQLite failure on the database at `path` while `doing` something.
+    static func sqlite(_ error: SQLiteError, _ doing: String, path: String, file: String = #fileID, line: Int = #line) -> BackupError {
+        let code: Code
+        let what: String
+        if error.isBusy {
+            code = .temporaryFailure
+            what = "\(path) is locked by another process (\(error.message)); try again later"
+        } else if error.isNotADatabase {
+            code = .dataError
+            what = "\(path) is not an SQLite database"
+        } else if error.isCorrupt {
+            code = .dataError
+            what = "\(path) is damaged: \(error.message)"
+        } else if error.isFull {
+            code = .ioError
+            what = "no space left while \(doing) (\(path))"
+        } else if error.isCantOpen {
+            code = FileSystem.exists(path) ? .noPermission : .noInput
+            what = "cannot open \(path): \(error.message)"
+        } else if error.isIOError {
+            code = .ioError
+            what = "I/O error on \(path): \(error.message)"
+        } else if error.isPermission || error.isReadOnly {
+            code = .noPermission
+            what = "permission denied on \(path): \(error.message)"
+        } else {
+            code = .software
+            what = "\(error.message) on \(path)"
+        }
+        return BackupError(code, "\(doing): \(what)", cause: error, file: file, line: line)
+    }
+
+    /// Classifies a libarchive failure on `path` while `doing` something.
+    static func archive(_ error: ArchiveError, _ doing: String, path: String, writing: Bool,
+                        file: String = #fileID, line: Int = #line) -> BackupError {
+        if writing {
+            if error.isNoSpace {
+                return BackupError(.ioError, "\(doing): no space left on the device for \(path)", cause: error, file: file, line: line)
+            }
+            return BackupError(.ioError, "\(doing): \(error.message) (\(path))", cause: error, file: file, line: line)
+        }
+        if error.errno == ENOENT {
+            return BackupError(.noInput, "\(doing): \(path) does not exist", cause: error, file: file, line: line)
+        }
+        if error.errno == EACCES {
+            return BackupError(.noPermission, "\(doing): permission denied reading \(path)", cause: error, file: file, line: line)
+        }
+        return BackupError(.dataError, "\(doing): \(path) is not a readable archive: \(error.message)", cause: error, file: file, line: line)
+    }
+
+    /// Classifies an errno from a file operation.
+    static func posix(_ errnoCode: Int32, _ doing: String, path: String, creating: Bool,
+                      file: String = #fileID, line: Int = #line) -> BackupError {
+        let reason = String(cString: strerror(errnoCode))
+        let code: Code
+        switch errnoCode {
+        case ENOSPC, EFBIG, EDQUOT: code = .ioError
+        case EACCES, EPERM, EROFS: code = creating ? .cantCreate : .noPermission
+        case ENOENT: code = creating ? .cantCreate : .noInput
+        case ENOTDIR, EISDIR, EEXIST: code = creating ? .cantCreate : .noInput
+        default: code = .ioError
+        }
+        return BackupError(code, "\(doing): \(reason) (\(path))", file: file, line: line)
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The few POSIX file operations the operations need, each failing with a ``BackupError``
+/// that names the path.
+enum FileSystem {
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func size(of path: String) -> Int64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_size) : nil
+    }
+
+    /// Creates a new file with mode 0600 that did not exist before (`O_CREAT | O_EXCL`).
+    static func createExclusive(_ path: String, doing: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BackupError.posix(errno, doing, path: path, creating: true) }
+        return fd
+    }
+
+    static func fsync(_ fd: Int32, path: String, doing: String) throws {
+        guard Glibc.fsync(fd) == 0 else { throw BackupError.posix(errno, doing, path: path, creating: true) }
+    }
+
+    /// Syncs a directory, so that a rename or link in it survives a crash.
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = Glibc.fsync(fd)
+        close(fd)
+    }
+
+    /// Publishes `temporary` as `final` without ever replacing an existing `final`:
+    /// a hard link (which fails when `final` exists), then the temporary name is removed.
+    /// Falls back to `rename` on file systems without hard links.
+    static func publish(_ temporary: String, as final: String) throws {
+        if link(temporary, final) == 0 {
+            unlink(temporary)
+        } else if errno == EEXIST {
+            throw BackupError(.cantCreate, "cannot write \(final): a file of that name already exists")
+        } else if errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV {
+            guard rename(temporary, final) == 0 else {
+                throw BackupError.posix(errno, "publishing the archive", path: final, creating: true)
+            }
+        } else {
+            throw BackupError.posix(errno, "publishing the archive", path: final, creating: true)
+        }
+        syncDirectory((final as NSString).deletingLastPathComponent.isEmpty ? "." : (final as NSString).deletingLastPathComponent)
+    }
+
+    /// Reads a file in chunks of `chunkSize`, handing each to `body`.
+    static func readChunks(_ path: String, chunkSize: Int = 1 << 20, doing: String,
+                           _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BackupError.posix(errno, doing, path: path, creating: false) }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, chunkSize)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BackupError.posix(errno, doing, path: path, creating: false)
+            }
+            if n == 0 { return }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+    }
+
+    /// A unique hidden name beside `final`, e.g. `.name.tmp-1234-ab12cd`.
+    static func temporarySibling(of final: String, suffix: String) -> String {
+        let dir = (final as NSString).deletingLastPathComponent
+        let base = (final as NSString).lastPathComponent
+        let random = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let name = ".\(base).\(suffix)-\(getpid())-\(random)"
+        return dir.isEmpty ? name : (dir as NSString).appendingPathComponent(name)
+    }
+
+    static func processorCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let full = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let short = full.split(separator: ".").first.map(String.init) ?? full
+        let cleaned = String(short.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" })
+        return cleaned.isEmpty ? "localhost" : cleaned
+    }
+}
+
+/// Files that must not outlive the process: temporary archives and snapshots. The CLI's
+/// signal handler removes what is registered here before it exits.
+public final class TemporaryFiles: @unchecked Sendable {
+    public static let shared = TemporaryFiles()
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+
+    public func register(_ path: String) {
+        lock.lock(); defer { lock.unlock() }
+        paths.insert(path)
+    }
+
+    public func remove(_ path: String) {
+        lock.lock()
+        paths.remove(path)
+        lock.unlock()
+        unlink(path)
+        for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
+    }
+
+    /// Deletes every registered file (from a signal handler's queue).
+    public func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        for path in paths {
+            unlink(path)
+            for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
+        }
+        paths.removeAll()
+    }
+}

@@ -1,0 +1,164 @@
+import BackupModel
+import BackupSQLite
+import Foundation
+
+/// Takes consistent copies of a live database into a new file, without ever writing to the source.
+///
+/// The source is opened read-only. A full copy goes through the online backup API under one read
+/// transaction, so commits of the running app neither restart nor block it; a partial copy attaches the
+/// source read-only and copies the selected rows inside one transaction, so every table is read at the
+/// same point in time.
+struct Snapshotter {
+    let sourcePath: String
+    let busyTimeout: Int32
+    let pagesPerStep: Int32
+    let progress: ProgressHandler?
+
+    /// Opens the source read-only and checks that it is an SQLite database we can read now.
+    func openSource() throws -> Connection {
+        let connection: Connection
+        do {
+            connection = try Connection(path: sourcePath, mode: .readOnly, busyTimeout: busyTimeout)
+            _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
+        } catch {
+            throw BackupError.sqlite(error, "opening the database", path: sourcePath)
+        }
+        return connection
+    }
+
+    /// Copies the whole database into `destinationPath` with the online backup API.
+    func full(from source: Connection, to destinationPath: String) throws {
+        do {
+            let destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout)
+            try destination.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
+            // Holding a read transaction on the source lets step(N) finish without restarting while
+            // the app commits (the copy is the state at BEGIN), and gives us a progress bar.
+            try source.withReadTransaction {
+                try source.backup(to: destination, pagesPerStep: pagesPerStep) { step in
+                    progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
+                }
+            }
+            try finish(destination, path: destinationPath)
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "taking the snapshot", path: error.context.contains(destinationPath) ? destinationPath : sourcePath)
+        }
+    }
+
+    /// Copies the selected sessions and their dependants into `destinationPath`, keeping the source's
+    /// own DDL. Returns nil when nothing matches (and removes what it created).
+    func partial(from source: Connection, selection: SessionSelection, now: Date, to destinationPath: String) throws -> PartialResult? {
+        let destination: Connection
+        do {
+            destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout, uri: true)
+        } catch {
+            throw BackupError.sqlite(error, "creating the snapshot", path: destinationPath)
+        }
+        do {
+            let pageSize = try source.scalar("PRAGMA page_size").int64 ?? 4096
+            try destination.execute("PRAGMA page_size=\(pageSize); PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF")
+            try destination.execute("ATTACH DATABASE \(Self.literal(Self.readOnlyURI(sourcePath))) AS src")
+            try destination.execute("BEGIN")
+            let facts = try DatabaseFacts(connection: destination, schemaName: "src")
+            let selected = try selection.resolve(in: destination, schemaName: "src", facts: facts, now: now)
+            guard selected > 0 else {
+                try destination.execute("ROLLBACK")
+                try destination.execute("DETACH DATABASE src")
+                try destination.close()
+                return nil
+            }
+            let copied = try copySelected(destination, facts: facts)
+            try destination.execute("COMMIT")
+            for pragma in ["user_version", "application_id"] {
+                let value = try destination.scalar("PRAGMA src.\(pragma)").int64 ?? 0
+                try destination.execute("PRAGMA main.\(pragma)=\(value)")
+            }
+            try destination.execute("DETACH DATABASE src")
+            try finish(destination, path: destinationPath)
+            return PartialResult(sessions: selected, skippedTables: facts.tables.filter { !copied.contains($0) })
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "copying the selected sessions", path: sourcePath)
+        }
+    }
+
+    struct PartialResult {
+        let sessions: Int
+        let skippedTables: [String]
+    }
+
+    /// Tables a partial archive carries whole: small, and needed to restore or migrate it.
+    static let wholeTables: Set<String> = ["key_value_store", "migrations", "app_settings"]
+
+    /// Creates the source's tables, copies the selected rows, then creates indexes, triggers and views.
+    /// Returns the names of the tables that received rows.
+    private func copySelected(_ db: Connection, facts: DatabaseFacts) throws -> Set<String> {
+        for object in facts.objects where object.type == "table" && !object.name.hasPrefix("sqlite_") {
+            guard let sql = object.sql else { continue }
+            try db.execute(sql)
+        }
+        let q = DatabaseFacts.quote
+        func has(_ table: String, _ column: String) throws -> Bool {
+            guard facts.hasTable(table) else { return false }
+            return try DatabaseFacts.columns(of: table, in: db, schemaName: "src").contains(column)
+        }
+        var filters: [(String, String)] = []
+        if facts.hasTable("sessions") {
+            filters.append(("sessions", "id IN (SELECT id FROM temp.ptc_selected)"))
+        }
+        if try has("background_jobs", "session_id") {
+            filters.append(("background_jobs", "session_id IN (SELECT id FROM temp.ptc_selected)"))
+        }
+        if try has("terminal_sessions", "job_id"), facts.hasTable("background_jobs") {
+            filters.append(("terminal_sessions", "job_id IN (SELECT id FROM main.background_jobs)"))
+        }
+        for history in ["task_description_history", "file_selection_history"] where try has(history, "session_id") {
+            filters.append((history, "session_id IN (SELECT id FROM temp.ptc_selected)"))
+        }
+        if try has("project_system_prompts", "project_hash"), try has("sessions", "project_hash") {
+            filters.append(("project_system_prompts", "project_hash IN (SELECT project_hash FROM main.sessions)"))
+        }
+        for table in facts.tables where Self.wholeTables.contains(table) {
+            filters.append((table, "1"))
+        }
+        var copied: Set<String> = []
+        for (table, condition) in filters {
+            try db.execute("INSERT INTO main.\(q(table)) SELECT * FROM src.\(q(table)) WHERE \(condition)")
+            copied.insert(table)
+        }
+        if facts.objects.contains(where: { $0.name == "sqlite_sequence" }) {
+            let names = copied.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ",")
+            if try db.scalar("SELECT count(*) FROM main.sqlite_schema WHERE name = 'sqlite_sequence'").int64 ?? 0 > 0 {
+                try db.execute("INSERT INTO main.sqlite_sequence SELECT * FROM src.sqlite_sequence WHERE name IN (\(names))")
+            }
+        }
+        for object in facts.objects where ["index", "trigger", "view"].contains(object.type) {
+            guard let sql = object.sql else { continue } // automatic indexes of UNIQUE/PRIMARY KEY
+            try db.execute(sql)
+        }
+        return copied
+    }
+
+    /// Leaves the copy in rollback-journal mode and checks it with `quick_check`.
+    private func finish(_ destination: Connection, path: String) throws {
+        let mode = try destination.scalar("PRAGMA journal_mode=DELETE").string ?? ""
+        guard mode.lowercased() == "delete" else {
+            throw BackupError(.software, "could not switch the snapshot \(path) to journal_mode=DELETE (got \(mode))")
+        }
+        progress?(ProgressEvent(phase: .check, done: 0, total: 1))
+        let results = try destination.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+        guard results == ["ok"] else {
+            throw BackupError(.dataError, "the snapshot of \(sourcePath) fails quick_check: \(results.prefix(3).joined(separator: "; ")) (the source database may be damaged; run `sqlite3 \(sourcePath) 'PRAGMA integrity_check'`)")
+        }
+        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
+        try destination.close()
+    }
+
+    static func readOnlyURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let encoded = absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute
+        return "file:\(encoded)?mode=ro"
+    }
+
+    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+}

@@ -1,0 +1,126 @@
+/// The `manifest.json` that opens every archive. Versioned: readers refuse a `formatVersion`
+/// they do not know. Its JSON Schema is `Schema/json/manifest.v1.json`.
+public struct Manifest: Codable, Sendable, Equatable {
+    public static let currentFormatVersion = 1
+    /// The entry name of the manifest inside the archive; it is always the first entry.
+    public static let entryName = "manifest.json"
+    /// The entry name of the database snapshot inside the archive.
+    public static let databaseEntryName = "appdata.db"
+
+    public enum Kind: String, Codable, Sendable {
+        case full, partial
+    }
+
+    public struct Tool: Codable, Sendable, Equatable {
+        public var name: String
+        public var version: String
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    public struct Source: Codable, Sendable, Equatable {
+        public var host: String
+        /// The database's file name (not its full path).
+        public var databaseFile: String
+        public var appVersion: String?
+        public var schemaVersion: String?
+        public var sqliteVersion: String
+        public var pageSize: Int
+        public var pageCount: Int
+        public init(host: String, databaseFile: String, appVersion: String?, schemaVersion: String?,
+                    sqliteVersion: String, pageSize: Int, pageCount: Int) {
+            self.host = host
+            self.databaseFile = databaseFile
+            self.appVersion = appVersion
+            self.schemaVersion = schemaVersion
+            self.sqliteVersion = sqliteVersion
+            self.pageSize = pageSize
+            self.pageCount = pageCount
+        }
+    }
+
+    /// What a partial export selected; nil for a full export.
+    public struct Selection: Codable, Sendable, Equatable {
+        public var sessionIDs: [String]
+        public var projects: [String]
+        public var olderThan: String?
+        /// The cut-off used by `olderThan`, in Unix seconds.
+        public var cutoff: Int64?
+        public init(sessionIDs: [String], projects: [String], olderThan: String?, cutoff: Int64?) {
+            self.sessionIDs = sessionIDs
+            self.projects = projects
+            self.olderThan = olderThan
+            self.cutoff = cutoff
+        }
+    }
+
+    public struct Table: Codable, Sendable, Equatable {
+        public var name: String
+        public var rows: Int64
+        public init(name: String, rows: Int64) {
+            self.name = name
+            self.rows = rows
+        }
+    }
+
+    public struct Session: Codable, Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var projectDirectory: String
+        public var jobs: Int64
+        /// ISO 8601 UTC; milliseconds in the source are recognised and converted.
+        public var createdAt: String?
+        public var updatedAt: String?
+        public init(id: String, name: String, projectDirectory: String, jobs: Int64, createdAt: String?, updatedAt: String?) {
+            self.id = id
+            self.name = name
+            self.projectDirectory = projectDirectory
+            self.jobs = jobs
+            self.createdAt = createdAt
+            self.updatedAt = updatedAt
+        }
+    }
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var path: String
+        public var size: Int64
+        public var sha256: String
+        public init(path: String, size: Int64, sha256: String) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+        }
+    }
+
+    public var formatVersion: Int
+    public var tool: Tool
+    /// ISO 8601 UTC, e.g. `2026-11-27T01:02:03Z`.
+    public var createdAt: String
+    public var kind: Kind
+    public var source: Source
+    public var selection: Selection?
+    public var tables: [Table]
+    /// Tables of the source left out of a partial archive (unrelated to sessions, or unknown).
+    public var skippedTables: [String]
+    public var sessions: [Session]
+    public var entries: [Entry]
+
+    public init(formatVersion: Int = Manifest.currentFormatVersion, tool: Tool, createdAt: String, kind: Kind,
+                source: Source, selection: Selection?, tables: [Table], skippedTables: [String],
+                sessions: [Session], entries: [Entry]) {
+        self.formatVersion = formatVersion
+        self.tool = tool
+        self.createdAt = createdAt
+        self.kind = kind
+        self.source = source
+        self.selection = selection
+        self.tables = tables
+        self.skippedTables = skippedTables
+        self.sessions = sessions
+        self.entries = entries
+    }
+
+    public func rows(of table: String) -> Int64? { tables.first { $0.name == table }?.rows }
+}

@@ -1,0 +1,116 @@
+/// The `--json` documents the commands print on stdout. Each carries `schemaVersion`; its
+/// JSON Schema is `Schema/json/report.v1.json`.
+public enum ReportSchema {
+    public static let version = 1
+}
+
+public struct ExportReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "export"
+    /// The archive written, or nil when nothing matched the selection.
+    public var archive: String?
+    public var kind: Manifest.Kind?
+    public var bytes: Int64?
+    public var sha256: String?
+    public var sessions: Int
+    public var tables: [Manifest.Table]
+    public var skippedTables: [String]
+    public var seconds: Double
+    public var message: String?
+
+    public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sha256: String?, sessions: Int,
+                tables: [Manifest.Table], skippedTables: [String], seconds: Double, message: String?) {
+        self.archive = archive
+        self.kind = kind
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.sessions = sessions
+        self.tables = tables
+        self.skippedTables = skippedTables
+        self.seconds = seconds
+        self.message = message
+    }
+}
+
+public struct InspectReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "inspect"
+    public var archive: String
+    public var bytes: Int64
+    public var manifest: Manifest
+
+    public init(archive: String, bytes: Int64, manifest: Manifest) {
+        self.archive = archive
+        self.bytes = bytes
+        self.manifest = manifest
+    }
+}
+
+public struct VerifyReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "verify"
+    public var archive: String
+    public var ok: Bool
+    /// One line per problem found; empty when `ok`.
+    public var problems: [String]
+    public var entries: [Manifest.Entry]
+    public var tables: [Manifest.Table]
+
+    public init(archive: String, ok: Bool, problems: [String], entries: [Manifest.Entry], tables: [Manifest.Table]) {
+        self.archive = archive
+        self.ok = ok
+        self.problems = problems
+        self.entries = entries
+        self.tables = tables
+    }
+}
+
+public struct ListReport: Codable, Sendable {
+    public struct Item: Codable, Sendable {
+        public var name: String
+        public var bytes: Int64
+        public var createdAt: String?
+        public var kind: Manifest.Kind?
+        public var sessions: Int?
+        public var host: String?
+        public var appVersion: String?
+        /// Set when the archive's manifest could not be read.
+        public var problem: String?
+
+        public init(name: String, bytes: Int64, createdAt: String?, kind: Manifest.Kind?, sessions: Int?,
+                    host: String?, appVersion: String?, problem: String?) {
+            self.name = name
+            self.bytes = bytes
+            self.createdAt = createdAt
+            self.kind = kind
+            self.sessions = sessions
+            self.host = host
+            self.appVersion = appVersion
+            self.problem = problem
+        }
+    }
+
+    public var schemaVersion = ReportSchema.version
+    public var command = "list"
+    public var location: String
+    public var archives: [Item]
+
+    public init(location: String, archives: [Item]) {
+        self.location = location
+        self.archives = archives
+    }
+}
+
+/// What `--json` prints when a command fails.
+public struct ErrorReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command: String
+    public var error: String
+    public var exitCode: Int32
+
+    public init(command: String, error: String, exitCode: Int32) {
+        self.command = command
+        self.error = error
+        self.exitCode = exitCode
+    }
+}

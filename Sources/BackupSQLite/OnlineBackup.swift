@@ -1,0 +1,76 @@
+import CSQLite
+
+/// Progress of an online backup: pages copied so far out of the source's page count.
+public struct BackupProgress: Sendable, Equatable {
+    public let copiedPages: Int
+    public let totalPages: Int
+    public let steps: Int
+}
+
+extension Connection {
+    /// Copies this database's `main` into `destination`'s `main` with the SQLite online backup API.
+    ///
+    /// The corresponding C functions are [`sqlite3_backup_init`, `_step`, `_finish`](https://sqlite.org/backup.html).
+    /// `backup_finish` is always called, whatever happens.
+    ///
+    /// With `pagesPerStep` = -1 the copy takes one step under one read transaction. With a positive
+    /// value, open a read transaction on this connection first (``withReadTransaction(_:)``): otherwise
+    /// every commit by another connection restarts the copy, which can go on forever while the app writes.
+    /// - Parameters:
+    ///   - destination: the connection written to; it must not be used by anyone else meanwhile.
+    ///   - pagesPerStep: pages per `sqlite3_backup_step`, or -1 for all at once.
+    ///   - progress: called after each step.
+    /// - Throws: ``SQLiteError``.
+    public func backup(to destination: Connection, pagesPerStep: Int32 = -1,
+                       progress: (BackupProgress) throws -> Void = { _ in }) throws {
+        guard let backup = sqlite3_backup_init(destination.db, "main", db, "main") else {
+            throw SQLiteError(code: sqlite3_extended_errcode(destination.db), db: destination.db,
+                              context: "starting the online backup of \(path)")
+        }
+        var finished = false
+        defer { if !finished { sqlite3_backup_finish(backup) } }
+        var steps = 0
+        while true {
+            let rc = sqlite3_backup_step(backup, pagesPerStep)
+            steps += 1
+            let total = Int(sqlite3_backup_pagecount(backup))
+            let remaining = Int(sqlite3_backup_remaining(backup))
+            switch rc {
+            case SQLITE_OK, SQLITE_DONE:
+                try progress(BackupProgress(copiedPages: total - remaining, totalPages: total, steps: steps))
+                if rc == SQLITE_DONE {
+                    finished = true
+                    let finishCode = sqlite3_backup_finish(backup)
+                    guard finishCode == SQLITE_OK else {
+                        throw SQLiteError(code: finishCode, db: destination.db, context: "finishing the online backup of \(path)")
+                    }
+                    return
+                }
+            case SQLITE_BUSY, SQLITE_LOCKED:
+                // The destination or source is locked by someone else: wait a little and try again,
+                // bounded by the source's busy timeout worth of retries.
+                if steps > 500 {
+                    throw SQLiteError(code: rc, message: "database is locked", context: "copying \(path) with the online backup API")
+                }
+                sqlite3_sleep(10)
+            default:
+                throw SQLiteError(code: rc, db: destination.db, context: "copying \(path) with the online backup API")
+            }
+        }
+    }
+
+    /// Runs `body` inside a read transaction (`BEGIN` then a read of the schema), so everything
+    /// it reads through this connection is one point in time. Ends with `COMMIT` (nothing was written).
+    public func withReadTransaction<R>(_ body: () throws -> R) throws -> R {
+        try execute("BEGIN DEFERRED")
+        do {
+            _ = try scalar("SELECT count(*) FROM sqlite_schema")
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if !isAutocommit { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
