@@ -53,14 +53,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "SampleGenerator"],
+        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
         .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupCoreTests", dependencies: [
-            "BackupCore", "BackupModel", "BackupSQLite", "SampleGenerator", "BackupTestSupport",
+            "BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupSQLite", "SampleGenerator"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupModel", "BackupSQLite", "SampleGenerator"]),
     ]
 )
 

@@ -62,7 +62,7 @@ struct DatabaseFacts {
             ? "(SELECT count(*) FROM background_jobs j WHERE j.session_id = s.id)" : "0"
         let sql = """
             SELECT s.id, \(column("name")), \(column("project_directory")), \(jobs), \(column("created_at")), \(column("updated_at"))
-            FROM sessions s ORDER BY \(column("created_at")), s.id
+            FROM sessions s ORDER BY \(columns.contains("created_at") ? Timestamp.secondsSQL("s.created_at") : "NULL"), s.id
             """
         return try connection.rows(sql).map { row in
             Manifest.Session(id: row[0].string ?? "", name: row[1].string ?? "", projectDirectory: row[2].string ?? "",

@@ -91,7 +91,7 @@ public struct Exporter: Sendable {
             try snapshotter.full(from: source, to: snapshotPath)
         case .partial:
             guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
-                logger.notice("nothing to export: no session matches the selection")
+                logger.info("nothing to export: no session matches the selection")
                 return ExportResult()
             }
             skippedTables = result.skippedTables

@@ -1,0 +1,37 @@
+import BackupModel
+import Foundation
+
+/// Lists the archives in a folder, newest first, from their manifests (only the first entry of each
+/// is decompressed, so listing is fast whatever the archives' size).
+public struct Lister: Sendable {
+    public init() {}
+
+    /// - Throws: ``BackupError`` `noInput` when the folder does not exist.
+    public func list(_ directory: String) throws -> ListReport {
+        guard FileSystem.isDirectory(directory) else {
+            throw BackupError(.noInput, "folder not found: \(directory) does not exist or is not a folder")
+        }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw BackupError(.noPermission, "cannot read the folder \(directory): \((error as NSError).localizedDescription)")
+        }
+        var items: [ListReport.Item] = []
+        for name in names where name.hasSuffix(".tar.zst") && !name.hasPrefix(".") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            let bytes = FileSystem.size(of: path) ?? 0
+            do {
+                let manifest = try ArchiveContents.manifest(of: path)
+                items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,
+                                   sessions: manifest.sessions.count, host: manifest.source.host,
+                                   appVersion: manifest.source.appVersion, problem: nil))
+            } catch let error as BackupError {
+                items.append(.init(name: name, bytes: bytes, createdAt: nil, kind: nil, sessions: nil, host: nil,
+                                   appVersion: nil, problem: error.message))
+            }
+        }
+        items.sort { ($0.createdAt ?? "", $0.name) > ($1.createdAt ?? "", $1.name) }
+        return ListReport(location: directory, archives: items)
+    }
+}

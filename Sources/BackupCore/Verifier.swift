@@ -1,0 +1,188 @@
+import BackupArchive
+import BackupDigest
+import BackupModel
+import BackupSQLite
+import Foundation
+import Logging
+
+/// Proves an archive complete: every entry's size and SHA-256 against the manifest, full
+/// decompression, `integrity_check` and `foreign_key_check` of the database, and its row counts
+/// against the manifest. Extraction goes only into a private temporary folder, which is removed.
+public struct Verifier: Sendable {
+    public var logger: Logger
+    public var progress: ProgressHandler?
+    /// Where the private extraction folder is made; the system's temporary folder by default.
+    public var temporaryDirectory: String
+
+    public init(logger: Logger = Logger(label: "ptc-backup.verify", factory: { _ in SwiftLogNoOpLogHandler() }),
+                progress: ProgressHandler? = nil,
+                temporaryDirectory: String = FileManager.default.temporaryDirectory.path) {
+        self.logger = logger
+        self.progress = progress
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    /// The result of a verification: the manifest (when readable) and every problem found.
+    public struct Outcome: Sendable {
+        public var manifest: Manifest
+        public var problems: [String]
+        /// Row counts found in the archive's database.
+        public var tables: [Manifest.Table]
+        public var ok: Bool { problems.isEmpty }
+    }
+
+    /// Verifies the archive at `path`.
+    /// - Throws: ``BackupError`` when the archive cannot be opened or its manifest read (`noInput`,
+    ///   `dataError`); problems found after that are returned in the outcome, not thrown.
+    public func verify(_ path: String) throws -> Outcome {
+        let (reader, manifest) = try ArchiveContents.open(path)
+        defer { reader.close() }
+        let workspace = try makeWorkspace()
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+
+        var problems: [String] = []
+        var seen: Set<String> = []
+        var databasePath: String?
+        let expected = Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        let totalBytes = manifest.entries.reduce(0) { $0 + $1.size }
+        var doneBytes: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+
+        readLoop: while true {
+            let header: ArchiveEntryHeader
+            do {
+                guard let next = try reader.nextEntry() else { break }
+                header = next
+            } catch {
+                problems.append("the archive is damaged or truncated after \(seen.count + 1) entries: \(error.message)")
+                break
+            }
+            if let reason = ArchiveContents.unsafeReason(header.path) {
+                problems.append("entry '\(header.path)' has \(reason); refused")
+                continue
+            }
+            guard header.kind == .regular else {
+                problems.append("entry '\(header.path)' is a \(header.kind), not a regular file; refused")
+                continue
+            }
+            guard let entry = expected[header.path] else {
+                problems.append("entry '\(header.path)' is not listed in the manifest")
+                continue
+            }
+            guard seen.insert(header.path).inserted else {
+                problems.append("entry '\(header.path)' appears more than once")
+                continue
+            }
+            if let declared = header.size, declared != entry.size {
+                problems.append("entry '\(header.path)' declares \(declared) bytes, the manifest says \(entry.size)")
+                continue
+            }
+            // Only the database is written out (to check it with SQLite); other entries are hashed.
+            let isDatabase = header.path == Manifest.databaseEntryName
+            let outPath = (workspace as NSString).appendingPathComponent("entry-\(seen.count).bin")
+            let output: FileHandle? = isDatabase ? try createFile(outPath) : nil
+            let hasher = SHA256()
+            var size: Int64 = 0
+            do {
+                while true {
+                    let n = try reader.read(into: buffer)
+                    if n == 0 { break }
+                    size += Int64(n)
+                    if size > entry.size {
+                        problems.append("entry '\(header.path)' holds more than the \(entry.size) bytes the manifest says; refused")
+                        try? output?.close()
+                        continue readLoop
+                    }
+                    let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                    hasher.update(chunk)
+                    if let output { try writeAll(output, chunk, path: outPath) }
+                    doneBytes += Int64(n)
+                    progress?(ProgressEvent(phase: .verify, done: doneBytes, total: totalBytes))
+                }
+            } catch let error as ArchiveError {
+                problems.append("entry '\(header.path)' cannot be decompressed: \(error.message)")
+                try? output?.close()
+                break
+            }
+            try? output?.close()
+            let digest = hasher.finalize()
+            if size != entry.size {
+                problems.append("entry '\(header.path)' has \(size) bytes, the manifest says \(entry.size)")
+            } else if digest != entry.sha256 {
+                problems.append("entry '\(header.path)' has SHA-256 \(digest), the manifest says \(entry.sha256)")
+            } else if isDatabase {
+                databasePath = outPath
+            }
+        }
+        for entry in manifest.entries where !seen.contains(entry.path) && !problems.contains(where: { $0.contains("'\(entry.path)'") }) {
+            problems.append("entry '\(entry.path)' listed in the manifest is missing from the archive")
+        }
+        var tables: [Manifest.Table] = []
+        if let databasePath {
+            tables = checkDatabase(databasePath, manifest: manifest, problems: &problems)
+        } else if !manifest.entries.contains(where: { $0.path == Manifest.databaseEntryName }) {
+            problems.append("the manifest lists no \(Manifest.databaseEntryName)")
+        }
+        logger.info("verified", metadata: ["archive.path": "\(path)", "verify.problems": "\(problems.count)"])
+        return Outcome(manifest: manifest, problems: problems, tables: tables)
+    }
+
+    /// `integrity_check`, `foreign_key_check`, and row counts against the manifest.
+    private func checkDatabase(_ path: String, manifest: Manifest, problems: inout [String]) -> [Manifest.Table] {
+        do {
+            let db = try Connection(path: path, mode: .readOnly)
+            defer { try? db.close() }
+            progress?(ProgressEvent(phase: .check, done: 0, total: 1))
+            let integrity = try db.rows("PRAGMA integrity_check(20)").compactMap { $0.first?.string }
+            if integrity != ["ok"] {
+                problems.append("the database fails integrity_check: \(integrity.prefix(3).joined(separator: "; "))")
+            }
+            let violations = try db.rows("PRAGMA foreign_key_check")
+            if !violations.isEmpty {
+                let sample = violations.prefix(3).map { "\($0[0]) row \($0[1]) → \($0[2])" }.joined(separator: "; ")
+                problems.append("the database has \(violations.count) foreign key violation(s): \(sample)")
+            }
+            let facts = try DatabaseFacts(connection: db)
+            let tables = try DatabaseFacts.rowCounts(db, tables: facts.tables)
+            let found = Dictionary(tables.map { ($0.name, $0.rows) }, uniquingKeysWith: { a, _ in a })
+            for table in manifest.tables {
+                if let rows = found[table.name] {
+                    if rows != table.rows { problems.append("table \(table.name) has \(rows) rows, the manifest says \(table.rows)") }
+                } else {
+                    problems.append("table \(table.name) listed in the manifest is missing from the database")
+                }
+            }
+            for table in tables where manifest.rows(of: table.name) == nil {
+                problems.append("table \(table.name) is in the database but not in the manifest")
+            }
+            progress?(ProgressEvent(phase: .check, done: 1, total: 1))
+            return tables
+        } catch {
+            problems.append("the database cannot be read: \(error)")
+            return []
+        }
+    }
+
+    private func makeWorkspace() throws -> String {
+        var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-XXXXXX").utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard let created else {
+            throw BackupError.posix(errno, "creating a private temporary folder", path: temporaryDirectory, creating: true)
+        }
+        return String(cString: created)
+    }
+
+    private func createFile(_ path: String) throws -> FileHandle {
+        let fd = try FileSystem.createExclusive(path, doing: "extracting the database")
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    private func writeAll(_ handle: FileHandle, _ chunk: UnsafeRawBufferPointer, path: String) throws {
+        do {
+            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: chunk.baseAddress!), count: chunk.count, deallocator: .none))
+        } catch {
+            throw BackupError(.ioError, "extracting the database to \(path): \((error as NSError).localizedDescription)")
+        }
+    }
+}

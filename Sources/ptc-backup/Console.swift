@@ -1,0 +1,151 @@
+import ArgumentParser
+import BackupCore
+import BackupModel
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the commands share about talking to the user: logging bootstrap, signal handling,
+/// the progress bar, JSON and text output, and the one place errors become exit codes.
+enum Console {
+    nonisolated(unsafe) private static var signalSources: [any DispatchSourceSignal] = []
+
+    /// Runs a command body: sets up logging and signals, maps every ``BackupError`` to its exit code
+    /// and one line on stderr (or a JSON error document with `--json`).
+    static func run(_ command: String, _ options: GlobalOptions, _ body: (Logger) throws -> Void) throws {
+        let level: Logger.Level = options.quiet ? .error : options.verbose >= 2 ? .debug : options.verbose == 1 ? .info : .notice
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        installSignalHandlers()
+        let logger = Logger(label: "ptc-backup")
+        do {
+            try body(logger)
+        } catch let error as BackupError {
+            fail(command, options, message: error.message, code: error.code.rawValue,
+                 detail: options.verbose >= 2 ? error.expandedDescription : nil)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            fail(command, options, message: "internal error: \(error)", code: 70, detail: nil)
+        }
+    }
+
+    private static func fail(_ command: String, _ options: GlobalOptions, message: String, code: Int32, detail: String?) -> Never {
+        ProgressBar.clearLine()
+        if options.json {
+            printJSON(ErrorReport(command: command, error: message, exitCode: code))
+        }
+        Console.err("ptc-backup: error: \(message)\n")
+        if let detail { Console.err("\(detail)\n") }
+        exit(code)
+    }
+
+    /// On SIGINT, SIGTERM or SIGHUP: remove temporary files, then exit with 128 + the signal.
+    /// SIGXFSZ is ignored so that a file-size limit shows up as EFBIG (exit 74), not a crash.
+    private static func installSignalHandlers() {
+        signal(SIGXFSZ, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                TemporaryFiles.shared.removeAll()
+                ProgressBar.clearLine()
+                Console.err("ptc-backup: interrupted (signal \(sig)); temporary files removed\n")
+                exit(128 + sig)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return }
+        out(String(decoding: data, as: UTF8.self))
+    }
+
+    /// A line on stdout. A closed pipe (`| head`) is not an error worth a crash.
+    static func out(_ line: String = "") {
+        writeAll(STDOUT_FILENO, line + "\n")
+    }
+
+    /// Text on stderr, unbuffered.
+    static func err(_ text: String) {
+        writeAll(STDERR_FILENO, text)
+    }
+
+    private static func writeAll(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    /// Pads or cuts `text` to `width` characters.
+    static func column(_ text: String, _ width: Int) -> String {
+        text.count > width ? String(text.prefix(width - 1)) + "…" : text.padding(toLength: width, withPad: " ", startingAt: 0)
+    }
+}
+
+/// A one-line progress bar on stderr, only when stderr is a terminal and not `--quiet`.
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var lastPhase: ProgressEvent.Phase?
+    let enabled: Bool
+
+    init(options: GlobalOptions) {
+        enabled = !options.quiet && isatty(STDERR_FILENO) == 1
+    }
+
+    /// The handler to give an operation, or nil when no bar is shown.
+    var handler: ProgressHandler? {
+        guard enabled else { return nil }
+        return { [self] event in self.draw(event) }
+    }
+
+    private func draw(_ event: ProgressEvent) {
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        guard event.phase != lastPhase || now.timeIntervalSince(lastDraw) > 0.1 || event.done >= event.total else { return }
+        lastDraw = now
+        lastPhase = event.phase
+        let fraction = event.total > 0 ? min(1, Double(event.done) / Double(event.total)) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let label = Console.column(event.phase.rawValue, 8)
+        Console.err("\r\u{1B}[2K\(label) [\(bar)] \(String(format: "%3d", Int(fraction * 100)))%")
+    }
+
+    func finish() {
+        guard enabled else { return }
+        Self.clearLine()
+    }
+
+    static func clearLine() {
+        if isatty(STDERR_FILENO) == 1 { Console.err("\r\u{1B}[2K") }
+    }
+}

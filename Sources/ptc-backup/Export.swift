@@ -1,0 +1,106 @@
+import ArgumentParser
+import BackupCore
+import BackupModel
+import Foundation
+
+extension PTCBackup {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Snapshot the database (all of it, or chosen sessions) into a verified .tar.zst archive.",
+            discussion: """
+                The snapshot uses SQLite's online backup API under one read transaction: the app keeps
+                writing, and the archive holds one consistent state, including what is only in the -wal file.
+                The database is opened read-only. The archive is written under a temporary name, synced,
+                then published as plantocode-<host>-<UTC time>-<full|partial>.tar.zst (mode 0600).
+
+                --session and --project add sessions; --older-than keeps only sessions updated, or with a
+                job created, before now minus AGE (timestamps in seconds or milliseconds). A selected
+                session brings its jobs, their terminal sessions, its histories and its project's prompts.
+                When nothing matches, nothing is written and the exit code is 0.
+
+                Examples:
+                  ptc-backup export --output ~/backups/
+                  ptc-backup export --session 3f2a... --session 9b1c... --output moving.tar.zst
+                  ptc-backup export --older-than 7d --output /srv/backups/ --json
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("The database (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
+        var db: String?
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("A folder (existing, or ending in /) or the archive's file name.", valueName: "file|dir"))
+        var output: String?
+
+        @Option(name: .customLong("session"), help: ArgumentHelp("Export this session and its dependants (repeatable).", valueName: "id"))
+        var sessions: [String] = []
+
+        @Option(name: .customLong("project"), help: ArgumentHelp("Export every session of this project directory (repeatable).", valueName: "dir"))
+        var projects: [String] = []
+
+        @Option(help: ArgumentHelp("Only sessions with something older than AGE (like 90d, 12h, 2w).", valueName: "age"))
+        var olderThan: String?
+
+        @Option(help: "zstd compression level, 1 to 19.")
+        var level = 3
+
+        @Option(help: "zstd worker threads (default: the number of cores).")
+        var threads: Int?
+
+        @Option(help: ArgumentHelp("Milliseconds to wait for a lock held by the app.", valueName: "ms"))
+        var busyTimeout: Int32 = 5000
+
+        func validate() throws {
+            guard (1...19).contains(level) else { throw ValidationError("--level must be between 1 and 19 (got \(level))") }
+            if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
+            guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must not be negative") }
+            if let olderThan {
+                do { _ = try Age(parsing: olderThan) } catch let error as BackupError { throw ValidationError(error.message) }
+            }
+            if sessions.contains(where: \.isEmpty) { throw ValidationError("--session needs a session id") }
+            if projects.contains(where: \.isEmpty) { throw ValidationError("--project needs a directory") }
+        }
+
+        func run() throws {
+            try Console.run("export", global) { logger in
+                var options = ExportOptions()
+                options.databasePath = db
+                options.output = output
+                options.selection = SessionSelection(sessionIDs: sessions, projects: projects,
+                                                     olderThan: try olderThan.map(Age.init(parsing:)))
+                options.compressionLevel = level
+                if let threads { options.threads = threads }
+                options.busyTimeout = busyTimeout
+                let bar = ProgressBar(options: global)
+                let started = Date()
+                let result = try Exporter(logger: logger, progress: bar.handler).export(options)
+                bar.finish()
+                let seconds = Date().timeIntervalSince(started)
+                let report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
+                                          sha256: result.sha256, sessions: result.manifest?.sessions.count ?? 0,
+                                          tables: result.manifest?.tables ?? [], skippedTables: result.manifest?.skippedTables ?? [],
+                                          seconds: (seconds * 1000).rounded() / 1000,
+                                          message: result.archivePath == nil ? "no session matches the selection; nothing written" : nil)
+                if global.json {
+                    Console.printJSON(report)
+                } else if !global.quiet {
+                    render(report, manifest: result.manifest)
+                }
+            }
+        }
+
+        private func render(_ report: ExportReport, manifest: Manifest?) {
+            guard let archive = report.archive, let manifest else {
+                Console.out("Nothing to export: no session matches the selection; nothing written.")
+                return
+            }
+            let jobs = manifest.rows(of: "background_jobs") ?? 0
+            Console.out("Wrote \(archive)")
+            Console.out("  \(manifest.kind.rawValue), \(Console.bytes(report.bytes ?? 0)), \(manifest.sessions.count) sessions, \(jobs) jobs, in \(String(format: "%.1f", report.seconds)) s")
+            Console.out("  sha256 \(report.sha256 ?? "")")
+            if !manifest.skippedTables.isEmpty {
+                Console.out("  not included: \(manifest.skippedTables.joined(separator: ", "))")
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import BackupCore
+import BackupModel
+import Foundation
+
+extension PTCBackup {
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove an archive complete: checksums, decompression, integrity and row counts.",
+            discussion: """
+                Checks every entry's size and SHA-256 against the manifest, decompresses everything,
+                runs integrity_check and foreign_key_check on the database, and compares its row counts
+                with the manifest. Exits 65 naming each problem when anything is wrong.
+
+                Example:
+                  ptc-backup verify plantocode-laptop-20261127T010203Z-full.tar.zst
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("The archive.", valueName: "archive"))
+        var archive: String
+
+        @Option(help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
+        var tempDir: String?
+
+        func run() throws {
+            try Console.run("verify", global) { logger in
+                let bar = ProgressBar(options: global)
+                var verifier = Verifier(logger: logger, progress: bar.handler)
+                if let tempDir { verifier.temporaryDirectory = tempDir }
+                let outcome = try verifier.verify(archive)
+                bar.finish()
+                let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,
+                                          entries: outcome.manifest.entries, tables: outcome.tables)
+                if global.json {
+                    Console.printJSON(report)
+                } else if !global.quiet {
+                    if outcome.ok {
+                        let rows = outcome.tables.reduce(0) { $0 + $1.rows }
+                        Console.out("OK \(archive): \(outcome.manifest.entries.count + 1) entries match their SHA-256, integrity_check ok, \(outcome.tables.count) tables and \(rows) rows match the manifest")
+                    } else {
+                        Console.out("FAILED \(archive):")
+                        for problem in outcome.problems { Console.out("  - \(problem)") }
+                    }
+                }
+                if !outcome.ok {
+                    let more = outcome.problems.count > 1 ? " (and \(outcome.problems.count - 1) more)" : ""
+                    throw BackupError(.dataError, "\(archive) fails verification: \(outcome.problems[0])\(more)")
+                }
+            }
+        }
+    }
+}
