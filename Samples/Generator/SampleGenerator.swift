@@ -276,7 +276,9 @@ public struct SampleGenerator {
         guard synth.chance(0.3) else { return }
         let oldStatuses = ["idle", "running", "completed", "failed", "agent_requires_attention"]
         let allStatuses = oldStatuses + ["starting", "initializing", "recovering", "disconnected", "stuck", "restored"]
-        let logSize = synth.chance(0.1) ? synth.int(100_000...max(100_000, options.maxTerminalLog)) : synth.int(200...60_000)
+        // Large logs (up to megabytes) now and then, never more than a twentieth of the target size.
+        let largest = max(100_000, min(options.maxTerminalLog, Int(options.targetBytes / 20)))
+        let logSize = synth.chance(0.1) ? synth.int(100_000...largest) : synth.int(200...60_000)
         let started = timestamp(daysAgo: 100)
         try insert(db, "terminal_sessions", [
             "id": .text(synth.uuid()), "job_id": .text(id), "session_id": .text(synth.hex(32)),
