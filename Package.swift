@@ -19,11 +19,15 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
 
+        // C code Swift cannot express: a pass-through SQLite VFS that reports writes (prefix cbk_).
+        .target(name: "CBackupShims", dependencies: ["CSQLite"]),
+
         // Thin safe wrappers, one per C library, each with its own error type.
-        .target(name: "BackupSQLite", dependencies: ["CSQLite"]),
-        .target(name: "BackupArchive", dependencies: ["CArchive"]),
+        .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims"]),
+        .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
 
         // The project's own SQL and JSON Schema, carried as resources.

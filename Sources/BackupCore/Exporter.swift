@@ -32,6 +32,9 @@ public struct ExportOptions: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
+    /// Full exports compress pages while the backup copies them (see `exportFull`); false takes the
+    /// snapshot first and packs it afterwards, as partial exports always do.
+    public var packWhileCopying = true
 
     public init() {}
 }
@@ -41,8 +44,6 @@ public struct ExportResult: Sendable {
     public var archivePath: String?
     public var manifest: Manifest?
     public var bytes: Int64?
-    /// SHA-256 of the archive file as written.
-    public var sha256: String?
 }
 
 /// Snapshots a PlanToCode database and packs it into a `.tar.zst` archive.
@@ -84,56 +85,57 @@ public struct Exporter: Sendable {
         TemporaryFiles.shared.register(snapshotPath)
         defer { TemporaryFiles.shared.remove(snapshotPath) }
 
-        var skippedTables: [String] = []
-        var selectionRecord: Manifest.Selection?
+        let clock = ContinuousClock()
+        var phaseStart = clock.now
+        func phaseDone(_ name: String) {
+            logger.debug("phase done", metadata: ["phase": "\(name)", "phase.seconds": "\(clock.now - phaseStart)",
+                                                  "process.peakRSS": "\(FileSystem.peakResidentKiB() ?? 0) KiB"])
+            phaseStart = clock.now
+        }
+        let manifest: Manifest, bytes: Int64
         switch kind {
+        case .full where !options.packWhileCopying:
+            try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
+            try? source.close()
+            let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                                             selection: nil, skippedTables: [])
+            (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
+            phaseDone("snapshot, then pack")
         case .full:
-            try snapshotter.full(from: source, to: snapshotPath)
+            (manifest, bytes) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
+                                               snapshotPath: snapshotPath, finalPath: finalPath, options: options)
+            try? source.close()
+            phaseDone("snapshot and pack")
         case .partial:
             guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
                 logger.info("nothing to export: no session matches the selection")
                 return ExportResult()
             }
-            skippedTables = result.skippedTables
-            selectionRecord = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
-                                                 olderThan: options.selection.olderThan?.text,
-                                                 cutoff: options.selection.cutoff(now: options.now))
+            try? source.close()
+            phaseDone("snapshot")
+            let selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
+                                               olderThan: options.selection.olderThan?.text,
+                                               cutoff: options.selection.cutoff(now: options.now))
+            let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                                             selection: selection, skippedTables: result.skippedTables)
+            (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
+            phaseDone("pack")
         }
-        try? source.close()
-
-        let manifest = try describe(snapshotPath: snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
-                                    selection: selectionRecord, skippedTables: skippedTables)
-        let (bytes, sha256) = try pack(snapshotPath: snapshotPath, manifest: manifest, to: finalPath, options: options)
         logger.info("exported", metadata: ["archive.path": "\(finalPath)", "archive.bytes": "\(bytes)"])
-        return ExportResult(archivePath: finalPath, manifest: manifest, bytes: bytes, sha256: sha256)
+        return ExportResult(archivePath: finalPath, manifest: manifest, bytes: bytes)
     }
 
-    /// Builds the manifest from the snapshot itself: versions, row counts, sessions, and the
-    /// database entry's size and SHA-256.
-    private func describe(snapshotPath: String, sourcePath: String, kind: Manifest.Kind, options: ExportOptions,
-                          selection: Manifest.Selection?, skippedTables: [String]) throws -> Manifest {
-        let facts: DatabaseFacts, tables: [Manifest.Table], versions: (app: String?, schema: String?)
-        let sessions: [Manifest.Session], pageSize: Int, pageCount: Int
-        do {
-            let snapshot = try Connection(path: snapshotPath, mode: .readOnly)
-            facts = try DatabaseFacts(connection: snapshot)
-            tables = try DatabaseFacts.rowCounts(snapshot, tables: facts.tables)
-            versions = try DatabaseFacts.versionMarkers(snapshot, facts: facts)
-            sessions = try DatabaseFacts.sessionSummaries(snapshot, facts: facts)
-            pageSize = Int(try snapshot.scalar("PRAGMA page_size").int64 ?? 0)
-            pageCount = Int(try snapshot.scalar("PRAGMA page_count").int64 ?? 0)
-            try snapshot.close()
-        } catch {
-            throw BackupError.sqlite(error, "reading the snapshot", path: snapshotPath)
-        }
-        let size = FileSystem.size(of: snapshotPath) ?? 0
-        let hasher = SHA256()
-        var hashed: Int64 = 0
-        try FileSystem.readChunks(snapshotPath, doing: "hashing the snapshot") { chunk in
-            hasher.update(chunk)
-            hashed += Int64(chunk.count)
-            progress?(ProgressEvent(phase: .hash, done: hashed, total: size))
-        }
+    /// Builds the manifest from `db` (the snapshot, or the source inside the read transaction the
+    /// snapshot is taken in): versions, row counts, sessions, page size and count. The database entry's
+    /// size is page size × page count; its SHA-256 is a placeholder until the bytes have been read.
+    func describe(_ db: Connection, sourcePath: String, kind: Manifest.Kind, options: ExportOptions,
+                  selection: Manifest.Selection?, skippedTables: [String]) throws(SQLiteError) -> Manifest {
+        let facts = try DatabaseFacts(connection: db)
+        let tables = try DatabaseFacts.rowCounts(db, tables: facts.tables)
+        let versions = try DatabaseFacts.versionMarkers(db, facts: facts)
+        let sessions = try DatabaseFacts.sessionSummaries(db, facts: facts)
+        let pageSize = Int(try db.scalar("PRAGMA page_size").int64 ?? 0)
+        let pageCount = Int(try db.scalar("PRAGMA page_count").int64 ?? 0)
         return Manifest(
             tool: .init(name: ToolVersion.name, version: ToolVersion.version),
             createdAt: Timestamp.iso8601(seconds: Int64(options.now.timeIntervalSince1970)),
@@ -142,12 +144,61 @@ public struct Exporter: Sendable {
                           appVersion: versions.app, schemaVersion: versions.schema,
                           sqliteVersion: Connection.libraryVersion, pageSize: pageSize, pageCount: pageCount),
             selection: selection, tables: tables, skippedTables: skippedTables, sessions: sessions,
-            entries: [.init(path: Manifest.databaseEntryName, size: size, sha256: hasher.finalize())])
+            entries: [.init(path: Manifest.databaseEntryName, size: Int64(pageSize) * Int64(pageCount), sha256: Self.placeholderDigest)])
     }
 
-    /// Writes manifest and snapshot into a temporary archive beside `finalPath`, syncs it, and
-    /// publishes it under `finalPath`. Returns the archive's size and SHA-256.
-    private func pack(snapshotPath: String, manifest: Manifest, to finalPath: String, options: ExportOptions) throws -> (Int64, String) {
+    /// The digest computed on the hashing thread, read after it has finished.
+    final class DigestBox: @unchecked Sendable {
+        var value = ""
+    }
+
+    /// ``describe(_:sourcePath:kind:options:selection:skippedTables:)`` of a finished snapshot file.
+    private func describeSnapshot(_ snapshotPath: String, sourcePath: String, kind: Manifest.Kind, options: ExportOptions,
+                                  selection: Manifest.Selection?, skippedTables: [String]) throws -> Manifest {
+        do {
+            let snapshot = try Connection(path: snapshotPath, mode: .readOnly)
+            let manifest = try describe(snapshot, sourcePath: sourcePath, kind: kind, options: options,
+                                        selection: selection, skippedTables: skippedTables)
+            try snapshot.close()
+            return manifest
+        } catch {
+            throw BackupError.sqlite(error, "reading the snapshot", path: snapshotPath)
+        }
+    }
+
+    /// Stands in for the database's SHA-256 until it is known: same length, similar bytes.
+    static let placeholderDigest = "5f0e1c2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+    /// Packs the snapshot into a temporary archive beside `finalPath`, syncs it, and publishes it under
+    /// `finalPath`. One read of the snapshot feeds both the SHA-256 and the compressor, while
+    /// `quick_check` runs on another thread; the manifest, written last, still comes first in the archive
+    /// (see ``StreamedArchiveWriter``). Nothing is published unless `quick_check` passed.
+    /// Returns the manifest with the database's digest, and the archive's size.
+    func pack(snapshotPath: String, sourcePath: String, manifest draft: Manifest, to finalPath: String,
+                      options: ExportOptions) throws -> (Manifest, Int64) {
+        let mtime = Int64(options.now.timeIntervalSince1970)
+        let databaseSize = draft.entries[0].size
+        let body = TarLayout.Entry(path: Manifest.databaseEntryName, size: databaseSize, modificationTime: mtime)
+        func head(_ manifest: Manifest) throws -> [UInt8] {
+            let json = Array(try Self.encode(manifest))
+            return try TarLayout.head(files: [(TarLayout.Entry(path: Manifest.entryName, size: Int64(json.count), modificationTime: mtime), json)],
+                                      body: body)
+        }
+
+        // Three readers of the snapshot at once, each on its own core's worth of work: quick_check,
+        // the SHA-256, and the compressor (whose zstd workers have threads of their own).
+        let check = BackgroundTask { try Snapshotter.quickCheck(snapshotPath: snapshotPath, sourcePath: sourcePath) }
+        let digest = DigestBox()
+        let hashing = BackgroundTask {
+            let hasher = SHA256()
+            try FileSystem.readChunks(snapshotPath, doing: "hashing the snapshot") { hasher.update($0) }
+            digest.value = hasher.finalize()
+        }
+        defer {
+            _ = try? check.wait()
+            _ = try? hashing.wait()
+        }
+
         let temporaryPath = FileSystem.temporarySibling(of: finalPath, suffix: "tmp")
         let fd = try FileSystem.createExclusive(temporaryPath, doing: "creating the archive")
         TemporaryFiles.shared.register(temporaryPath)
@@ -155,35 +206,42 @@ public struct Exporter: Sendable {
         defer {
             if !published { TemporaryFiles.shared.remove(temporaryPath) }
         }
-        let archiveHasher = SHA256()
+        var manifest = draft
         var archiveBytes: Int64 = 0
         do {
             defer { close(fd) }
-            let mtime = Int64(options.now.timeIntervalSince1970)
-            let writer = try ArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
-                                           threads: options.threads, context: temporaryPath) { bytes in
-                archiveHasher.update(bytes)
-                archiveBytes += Int64(bytes.count)
-            }
-            try writer.writeEntry(path: Manifest.entryName, contents: Array(try Self.encode(manifest)), modificationTime: mtime)
-            let entry = manifest.entries[0]
-            var packed: Int64 = 0
-            try writer.writeEntry(path: entry.path, size: entry.size, modificationTime: mtime) { write in
-                try FileSystem.readChunks(snapshotPath, doing: "packing the snapshot") { chunk in
-                    try write(chunk)
-                    packed += Int64(chunk.count)
-                    progress?(ProgressEvent(phase: .pack, done: packed, total: entry.size))
+            var reservation = try StreamedArchiveWriter.reservation(for: try head(draft), level: options.compressionLevel)
+            while true {
+                let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
+                                                   threads: options.threads, headReservation: reservation, context: temporaryPath)
+                var packed: Int64 = 0
+                try writer.writeBody(size: databaseSize) { write in
+                    try FileSystem.readChunks(snapshotPath, doing: "packing the snapshot") { chunk in
+                        try write(chunk)
+                        packed += Int64(chunk.count)
+                        progress?(ProgressEvent(phase: .pack, done: packed, total: databaseSize))
+                    }
                 }
+                try hashing.wait()
+                manifest.entries[0].sha256 = digest.value
+                if try writer.writeHead(try head(manifest)) {
+                    archiveBytes = writer.totalBytes
+                    break
+                }
+                // The real manifest compressed worse than the draft: once more with room to spare.
+                reservation = ZstdCompressor.bound(try head(manifest).count) + 8
+                guard ftruncate(fd, 0) == 0 else { throw BackupError.posix(errno, "rewriting the archive", path: temporaryPath, creating: true) }
             }
-            try writer.close()
+            try check.wait()
             try FileSystem.fsync(fd, path: temporaryPath, doing: "syncing the archive")
         } catch let error as ArchiveError {
             throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
         }
+        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
         try FileSystem.publish(temporaryPath, as: finalPath)
         published = true
         TemporaryFiles.shared.remove(temporaryPath)
-        return (archiveBytes, archiveHasher.finalize())
+        return (manifest, archiveBytes)
     }
 
     /// The archive's final path: `--output FILE` as given, or the SPEC.md name in `--output DIR`

@@ -86,6 +86,13 @@ enum FileSystem {
         return dir.isEmpty ? name : (dir as NSString).appendingPathComponent(name)
     }
 
+    /// The process's peak resident set size (VmHWM), for debug logs.
+    static func peakResidentKiB() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.split(separator: " ").dropFirst().first ?? "")
+    }
+
     static func processorCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
     static func hostName() -> String {

@@ -26,17 +26,20 @@ struct Snapshotter {
         return connection
     }
 
-    /// Copies the whole database into `destinationPath` with the online backup API.
-    func full(from source: Connection, to destinationPath: String) throws {
+    /// Copies the whole database into `destinationPath` (an empty file, or none) with the online backup
+    /// API, through the VFS named `vfs` (nil for the default).
+    ///
+    /// Call it inside a read transaction on `source` (``Connection/withReadTransaction(_:)``): then
+    /// step(N) finishes without restarting while the app commits, the copy is the state at `BEGIN`, and
+    /// the steps give a progress bar.
+    func full(from source: Connection, to destinationPath: String, vfs: String? = nil,
+              abortIf shouldAbort: @escaping () -> Bool = { false }) throws {
         do {
-            let destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout)
+            let destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout, vfs: vfs)
             try destination.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
-            // Holding a read transaction on the source lets step(N) finish without restarting while
-            // the app commits (the copy is the state at BEGIN), and gives us a progress bar.
-            try source.withReadTransaction {
-                try source.backup(to: destination, pagesPerStep: pagesPerStep) { step in
-                    progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
-                }
+            try source.backup(to: destination, pagesPerStep: pagesPerStep) { step in
+                progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
+                if shouldAbort() { throw BackupError(.ioError, "the snapshot was abandoned because packing it failed") }
             }
             try finish(destination, path: destinationPath)
         } catch let error as SQLiteError {
@@ -137,19 +140,30 @@ struct Snapshotter {
         return copied
     }
 
-    /// Leaves the copy in rollback-journal mode and checks it with `quick_check`.
+    /// Leaves the copy in rollback-journal mode, as a standalone file must be.
     private func finish(_ destination: Connection, path: String) throws {
         let mode = try destination.scalar("PRAGMA journal_mode=DELETE").string ?? ""
         guard mode.lowercased() == "delete" else {
             throw BackupError(.software, "could not switch the snapshot \(path) to journal_mode=DELETE (got \(mode))")
         }
-        progress?(ProgressEvent(phase: .check, done: 0, total: 1))
-        let results = try destination.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+        try destination.close()
+    }
+
+    /// Runs `PRAGMA quick_check` on the finished snapshot (on its own connection, so it can run on
+    /// another thread while the snapshot is packed).
+    /// - Throws: ``BackupError`` `dataError` when the check finds damage.
+    static func quickCheck(snapshotPath: String, sourcePath: String) throws {
+        let results: [String]
+        do {
+            let db = try Connection(path: snapshotPath, mode: .readOnly)
+            results = try db.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+            try db.close()
+        } catch {
+            throw BackupError.sqlite(error, "checking the snapshot", path: snapshotPath)
+        }
         guard results == ["ok"] else {
             throw BackupError(.dataError, "the snapshot of \(sourcePath) fails quick_check: \(results.prefix(3).joined(separator: "; ")) (the source database may be damaged; run `sqlite3 \(sourcePath) 'PRAGMA integrity_check'`)")
         }
-        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
-        try destination.close()
     }
 
     static func readOnlyURI(_ path: String) -> String {

@@ -11,19 +11,17 @@ public struct ExportReport: Codable, Sendable {
     public var archive: String?
     public var kind: Manifest.Kind?
     public var bytes: Int64?
-    public var sha256: String?
     public var sessions: Int
     public var tables: [Manifest.Table]
     public var skippedTables: [String]
     public var seconds: Double
     public var message: String?
 
-    public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sha256: String?, sessions: Int,
+    public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sessions: Int,
                 tables: [Manifest.Table], skippedTables: [String], seconds: Double, message: String?) {
         self.archive = archive
         self.kind = kind
         self.bytes = bytes
-        self.sha256 = sha256
         self.sessions = sessions
         self.tables = tables
         self.skippedTables = skippedTables

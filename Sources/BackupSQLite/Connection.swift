@@ -25,7 +25,8 @@ public final class Connection {
     ///   - mode: read-only, read-write, or read-write-create.
     ///   - busyTimeout: milliseconds to wait on a lock before `SQLITE_BUSY`.
     /// - Throws: ``SQLiteError``.
-    public init(path: String, mode: Mode, busyTimeout: Int32 = 5000, uri: Bool = false) throws(SQLiteError) {
+    ///   - vfs: the name of a registered VFS, or nil for the default.
+    public init(path: String, mode: Mode, busyTimeout: Int32 = 5000, uri: Bool = false, vfs: String? = nil) throws(SQLiteError) {
         self.path = path
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         switch mode {
@@ -35,7 +36,7 @@ public final class Connection {
         }
         if uri { flags |= SQLITE_OPEN_URI }
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
             let error = SQLiteError(code: rc, db: db, context: "opening \(path)")
             sqlite3_close_v2(db)

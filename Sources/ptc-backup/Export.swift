@@ -77,7 +77,7 @@ extension PTCBackup {
                 bar.finish()
                 let seconds = Date().timeIntervalSince(started)
                 let report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
-                                          sha256: result.sha256, sessions: result.manifest?.sessions.count ?? 0,
+                                          sessions: result.manifest?.sessions.count ?? 0,
                                           tables: result.manifest?.tables ?? [], skippedTables: result.manifest?.skippedTables ?? [],
                                           seconds: (seconds * 1000).rounded() / 1000,
                                           message: result.archivePath == nil ? "no session matches the selection; nothing written" : nil)
@@ -97,7 +97,7 @@ extension PTCBackup {
             let jobs = manifest.rows(of: "background_jobs") ?? 0
             Console.out("Wrote \(archive)")
             Console.out("  \(manifest.kind.rawValue), \(Console.bytes(report.bytes ?? 0)), \(manifest.sessions.count) sessions, \(jobs) jobs, in \(String(format: "%.1f", report.seconds)) s")
-            Console.out("  sha256 \(report.sha256 ?? "")")
+            Console.out("  appdata.db sha256 \(manifest.entries[0].sha256)")
             if !manifest.skippedTables.isEmpty {
                 Console.out("  not included: \(manifest.skippedTables.joined(separator: ", "))")
             }

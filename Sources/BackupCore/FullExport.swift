@@ -1,0 +1,274 @@
+import BackupArchive
+import BackupDigest
+import BackupModel
+import BackupSQLite
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which pages of the snapshot have reached its file, as the `ptc-tee` VFS reports SQLite's writes;
+/// hands runs of consecutive pages (from page 2 on) to the compressor while the backup goes on.
+///
+/// Page 1 is left out: the backup rewrites its header at the end, so it travels in the archive's head.
+/// Any write to a page the compressor has already read, or any write that is not whole pages past page 1,
+/// marks the feed unstable, and the exporter then packs the finished snapshot again from the start.
+final class PageFeed: @unchecked Sendable {
+    let pageSize: Int64
+    private let condition = NSCondition()
+    /// Pages 2...contiguous have been written.
+    private var contiguous: Int64 = 1
+    private var pending: Set<Int64> = []
+    /// Pages 2...consumed have been handed out.
+    private var consumed: Int64 = 1
+    private var finished = false
+    private var isUnstable = false
+
+    init(pageSize: Int64) {
+        self.pageSize = pageSize
+        // SQLite never writes the page holding the lock bytes (at 1 GiB); in the file it is a hole that
+        // reads as zeros, so it counts as written from the start.
+        pending.insert(Self.lockBytePage(pageSize: pageSize))
+    }
+
+    /// The page that holds SQLite's lock bytes (`PENDING_BYTE`, offset 0x40000000).
+    static func lockBytePage(pageSize: Int64) -> Int64 { 0x4000_0000 / pageSize + 1 }
+
+    var unstable: Bool {
+        condition.lock(); defer { condition.unlock() }
+        return isUnstable
+    }
+
+    func record(_ event: WriteWatch.Event) {
+        condition.lock()
+        defer { condition.signal(); condition.unlock() }
+        switch event {
+        case .truncate(let size):
+            if size < (max(contiguous, consumed)) * pageSize { isUnstable = true }
+        case .write(let offset, let length):
+            guard length > 0 else { return }
+            let first = offset / pageSize + 1
+            let last = (offset + length - 1) / pageSize + 1
+            if last < 2 { return } // page 1 only
+            if offset % pageSize != 0 || length % pageSize != 0 {
+                isUnstable = true
+                return
+            }
+            for page in max(first, 2)...last {
+                if page <= consumed { isUnstable = true }
+                if page == contiguous + 1 {
+                    contiguous += 1
+                    while pending.remove(contiguous + 1) != nil { contiguous += 1 }
+                } else if page > contiguous + 1 {
+                    pending.insert(page)
+                }
+            }
+        }
+    }
+
+    /// No more writes will come (the backup ended, well or not).
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for pages after those already handed out; nil once the backup has ended and nothing is
+    /// left, or the feed is unstable.
+    func nextRun() -> ClosedRange<Int64>? {
+        condition.lock(); defer { condition.unlock() }
+        while contiguous <= consumed && !finished && !isUnstable { condition.wait() }
+        guard !isUnstable, contiguous > consumed else { return nil }
+        let run = (consumed + 1)...contiguous
+        consumed = contiguous
+        return run
+    }
+}
+
+extension Exporter {
+    /// A full export in one pass over the data: while the online backup copies the database into the
+    /// snapshot file, the pages it has written are compressed into the archive; then the snapshot's
+    /// SHA-256 and `quick_check` run side by side, and the head (manifest, the database's tar header and
+    /// page 1) is written last into the space kept for it at the start of the archive (see
+    /// ``StreamedArchiveWriter``). The manifest's counts are read from the source inside the same read
+    /// transaction as the backup, so they describe exactly the state copied. Should SQLite rewrite a page
+    /// after it was compressed, the finished snapshot is packed again from the start, the plain way.
+    func exportFull(source: Connection, snapshotter: Snapshotter, sourcePath: String, snapshotPath: String,
+                    finalPath: String, options: ExportOptions) throws -> (Manifest, Int64) {
+        close(try FileSystem.createExclusive(snapshotPath, doing: "creating the snapshot"))
+        var draft: Manifest?
+        var streamed: StreamedBody?
+        do {
+            try source.withReadTransaction {
+                let described = try describe(source, sourcePath: sourcePath, kind: .full, options: options,
+                                             selection: nil, skippedTables: [])
+                draft = described
+                streamed = try streamBackup(source: source, snapshotter: snapshotter, snapshotPath: snapshotPath,
+                                            finalPath: finalPath, draft: described, options: options)
+            }
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
+        }
+        guard var manifest = draft, let body = streamed else { throw BackupError(.software, "the snapshot produced no manifest") }
+        var published = false
+        defer { if !published { TemporaryFiles.shared.remove(body.temporaryPath) } }
+
+        let pageSize = Int64(manifest.source.pageSize)
+        let check = BackgroundTask { try Snapshotter.quickCheck(snapshotPath: snapshotPath, sourcePath: sourcePath) }
+        let digest = DigestBox()
+        let hashing = BackgroundTask {
+            let hasher = SHA256()
+            try FileSystem.readChunks(snapshotPath, doing: "hashing the snapshot") { hasher.update($0) }
+            digest.value = hasher.finalize()
+        }
+        defer {
+            _ = try? check.wait()
+            _ = try? hashing.wait()
+        }
+        progress?(ProgressEvent(phase: .check, done: 0, total: 1))
+        let bodyOutcome = Result { try body.compressor.wait() }
+        try check.wait()
+        try hashing.wait()
+        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
+        manifest.entries[0].sha256 = digest.value
+
+        let expectedSize = manifest.entries[0].size
+        var reason: String?
+        if body.feed.unstable { reason = "a page was written again after it was compressed" }
+        if let size = FileSystem.size(of: snapshotPath), size != expectedSize {
+            reason = "the snapshot has \(size) bytes, the source \(expectedSize)"
+        }
+        if case .failure(let error) = bodyOutcome {
+            if let error = error as? ArchiveError, error.errno != 0 {
+                throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
+            }
+            if let error = error as? BackupError, error.code != .software { throw error }
+            reason = reason ?? "\(error)"
+        }
+        var streamedOK = reason == nil
+        if streamedOK {
+            do {
+                let page1 = try Self.readPage1(snapshotPath, pageSize: Int(pageSize))
+                let head = try headBytes(manifest, bodyEntrySize: expectedSize, mtime: Int64(options.now.timeIntervalSince1970)) + page1
+                reason = "the manifest did not fit the space kept for it"
+                if try body.writer.writeHead(head) {
+                    try FileSystem.fsync(body.fd, path: body.temporaryPath, doing: "syncing the archive")
+                    close(body.fd)
+                    try FileSystem.publish(body.temporaryPath, as: finalPath)
+                    published = true
+                    TemporaryFiles.shared.remove(body.temporaryPath)
+                    return (manifest, body.writer.totalBytes)
+                }
+            } catch let error as ArchiveError {
+                close(body.fd)
+                throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
+            }
+        }
+        close(body.fd)
+        logger.info("packing the snapshot again from the start", metadata: ["reason": "\(reason ?? "unknown")"])
+        TemporaryFiles.shared.remove(body.temporaryPath)
+        published = true
+        return try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: manifest, to: finalPath, options: options)
+    }
+
+    /// The archive being written while the backup runs.
+    struct StreamedBody {
+        let temporaryPath: String
+        let fd: Int32
+        let writer: StreamedArchiveWriter
+        let feed: PageFeed
+        let compressor: BackgroundTask
+    }
+
+    /// Runs the backup into `snapshotPath` while a compressor thread packs the pages as they land.
+    private func streamBackup(source: Connection, snapshotter: Snapshotter, snapshotPath: String, finalPath: String,
+                              draft: Manifest, options: ExportOptions) throws -> StreamedBody {
+        let pageSize = Int64(draft.source.pageSize)
+        let pageCount = Int64(draft.source.pageCount)
+        let entrySize = draft.entries[0].size
+        let mtime = Int64(options.now.timeIntervalSince1970)
+        let reservation = try StreamedArchiveWriter.reservation(for: try headBytes(draft, bodyEntrySize: entrySize, mtime: mtime),
+                                                                level: options.compressionLevel) + Int(pageSize) + 64
+        let temporaryPath = FileSystem.temporarySibling(of: finalPath, suffix: "tmp")
+        let fd = try FileSystem.createExclusive(temporaryPath, doing: "creating the archive")
+        TemporaryFiles.shared.register(temporaryPath)
+        let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
+                                           threads: options.threads, headReservation: reservation, context: temporaryPath)
+        let feed = PageFeed(pageSize: pageSize)
+        let watch = try WriteWatch(path: snapshotPath) { feed.record($0) }
+        defer { watch.stop() }
+        let failed = FlagBox()
+        let progress = self.progress
+        let compressor = BackgroundTask {
+            do {
+                let input = open(snapshotPath, O_RDONLY | O_CLOEXEC)
+                guard input >= 0 else { throw BackupError.posix(errno, "reading the snapshot", path: snapshotPath, creating: false) }
+                defer { close(input) }
+                let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+                defer { chunk.deallocate() }
+                let bodySize = max(0, pageCount - 1) * pageSize
+                var done: Int64 = 0
+                try writer.writeBody(size: bodySize, entrySize: entrySize) { write in
+                    while let run = feed.nextRun() {
+                        var offset = (run.lowerBound - 1) * pageSize
+                        let end = run.upperBound * pageSize
+                        while offset < end {
+                            let want = Int(min(Int64(chunk.count), end - offset))
+                            let n = pread(input, chunk.baseAddress, want, off_t(offset))
+                            if n < 0 && errno == EINTR { continue }
+                            guard n > 0 else {
+                                throw BackupError(.software, "the snapshot ended early at byte \(offset)")
+                            }
+                            try write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                            offset += Int64(n)
+                            done += Int64(n)
+                            progress?(ProgressEvent(phase: .pack, done: done, total: bodySize))
+                        }
+                    }
+                }
+            } catch {
+                failed.set()
+                feed.finish()
+                throw error
+            }
+        }
+        do {
+            try snapshotter.full(from: source, to: snapshotPath, vfs: WriteWatch.vfsName, abortIf: { failed.isSet })
+        } catch {
+            feed.finish()
+            _ = try? compressor.wait()
+            close(fd)
+            TemporaryFiles.shared.remove(temporaryPath)
+            throw error
+        }
+        feed.finish()
+        return StreamedBody(temporaryPath: temporaryPath, fd: fd, writer: writer, feed: feed, compressor: compressor)
+    }
+
+    /// The tar bytes before the database's content: the manifest entry and the database's header.
+    func headBytes(_ manifest: Manifest, bodyEntrySize: Int64, mtime: Int64) throws -> [UInt8] {
+        let json = Array(try Self.encode(manifest))
+        return try TarLayout.head(
+            files: [(TarLayout.Entry(path: Manifest.entryName, size: Int64(json.count), modificationTime: mtime), json)],
+            body: TarLayout.Entry(path: Manifest.databaseEntryName, size: bodyEntrySize, modificationTime: mtime))
+    }
+
+    private static func readPage1(_ path: String, pageSize: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BackupError.posix(errno, "reading the snapshot", path: path, creating: false) }
+        defer { close(fd) }
+        var page = [UInt8](repeating: 0, count: pageSize)
+        let n = page.withUnsafeMutableBytes { pread(fd, $0.baseAddress, pageSize, 0) }
+        guard n == pageSize else { throw BackupError(.ioError, "could not read page 1 of the snapshot \(path)") }
+        return page
+    }
+}
+
+/// A flag set on one thread and read on others.
+final class FlagBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
