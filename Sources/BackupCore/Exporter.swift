@@ -94,16 +94,17 @@ public struct Exporter: Sendable {
         }
         let manifest: Manifest, bytes: Int64
         switch kind {
-        case .full where !options.packWhileCopying:
-            try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
-            try? source.close()
-            let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
-                                             selection: nil, skippedTables: [])
-            (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
-            phaseDone("snapshot, then pack")
         case .full:
-            (manifest, bytes) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
-                                               snapshotPath: snapshotPath, finalPath: finalPath, options: options)
+            do {
+                guard options.packWhileCopying else { throw StreamingUnavailable() }
+                (manifest, bytes) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
+                                                   snapshotPath: snapshotPath, finalPath: finalPath, options: options)
+            } catch is StreamingUnavailable {
+                try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
+                let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                                                 selection: nil, skippedTables: [])
+                (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
+            }
             try? source.close()
             phaseDone("snapshot and pack")
         case .partial:

@@ -196,7 +196,11 @@ extension Exporter {
         let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
                                            threads: options.threads, headReservation: reservation, context: temporaryPath)
         let feed = PageFeed(pageSize: pageSize)
-        let watch = try WriteWatch(path: snapshotPath) { feed.record($0) }
+        guard let watch = try? WriteWatch(path: snapshotPath, handler: { feed.record($0) }) else {
+            close(fd)
+            TemporaryFiles.shared.remove(temporaryPath)
+            throw StreamingUnavailable()
+        }
         defer { watch.stop() }
         let failed = FlagBox()
         let progress = self.progress
@@ -228,8 +232,9 @@ extension Exporter {
                     }
                 }
             } catch {
-                failed.set()
-                feed.finish()
+                // An unstable feed ends the stream early; the exporter then packs the finished
+                // snapshot again, so the backup goes on. Anything else (a full disk) stops it.
+                if !feed.unstable { failed.set() }
                 throw error
             }
         }
@@ -237,9 +242,16 @@ extension Exporter {
             try snapshotter.full(from: source, to: snapshotPath, vfs: WriteWatch.vfsName, abortIf: { failed.isSet })
         } catch {
             feed.finish()
-            _ = try? compressor.wait()
+            let packing = Result { try compressor.wait() }
             close(fd)
             TemporaryFiles.shared.remove(temporaryPath)
+            // When packing failed first, its error is the one that says what went wrong.
+            if failed.isSet, case .failure(let packingError) = packing {
+                if let archiveError = packingError as? ArchiveError {
+                    throw BackupError.archive(archiveError, "writing the archive", path: finalPath, writing: true)
+                }
+                throw packingError
+            }
             throw error
         }
         feed.finish()
@@ -264,6 +276,10 @@ extension Exporter {
         return page
     }
 }
+
+/// The one-pass export cannot run here (the write-watching VFS is unavailable); take the snapshot
+/// first and pack it afterwards.
+struct StreamingUnavailable: Error {}
 
 /// A flag set on one thread and read on others.
 final class FlagBox: @unchecked Sendable {

@@ -3,7 +3,8 @@ import CSQLite
 
 /// Reports the writes SQLite makes to one database file, through the pass-through VFS `ptc-tee`
 /// (see `CBackupShims.h`). Open the connection with `vfs: WriteWatch.vfsName` after creating the
-/// watch. Events arrive on the thread that makes SQLite write. One watch at a time per process.
+/// watch, and keep the watch until that connection is closed. Events arrive on the thread that makes
+/// SQLite write. Up to 16 watches at once per process.
 public final class WriteWatch: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         /// `length` bytes were written at `offset`.
@@ -14,7 +15,7 @@ public final class WriteWatch: @unchecked Sendable {
 
     public static let vfsName = "ptc-tee"
     private let handler: @Sendable (Event) -> Void
-    private var active = false
+    private var slot: Int32 = -1
 
     /// Starts watching the existing file at `path`.
     /// - Throws: ``SQLiteError`` when the VFS cannot be registered or another watch is active.
@@ -28,18 +29,17 @@ public final class WriteWatch: @unchecked Sendable {
             guard let context else { return }
             let watch = Unmanaged<WriteWatch>.fromOpaque(context).takeUnretainedValue()
             watch.handler(kind == 0 ? .write(offset: offset, length: amount) : .truncate(size: amount))
-        }, Unmanaged.passUnretained(self).toOpaque())
+        }, Unmanaged.passUnretained(self).toOpaque(), &slot)
         guard rc == SQLITE_OK else {
-            throw SQLiteError(code: rc, message: rc == SQLITE_BUSY ? "another file is already watched" : "cannot watch the file",
+            throw SQLiteError(code: rc, message: rc == SQLITE_BUSY ? "too many files are watched at once" : "cannot watch the file",
                               context: "watching \(path)")
         }
-        active = true
     }
 
     /// Stops the reports. Call it before the watch goes away (`deinit` does too).
     public func stop() {
-        if active { cbk_tee_unwatch() }
-        active = false
+        if slot >= 0 { cbk_tee_unwatch(slot) }
+        slot = -1
     }
 
     deinit { stop() }

@@ -7,25 +7,35 @@
 typedef struct TeeFile {
     sqlite3_file base;      /* must be first */
     sqlite3_file *real;     /* the default VFS's file, stored right after this struct */
-    int watched;
+    int slot;               /* index into watches, or -1 */
+    unsigned generation;    /* the watch's generation when the file was opened */
 } TeeFile;
+
+#define TEE_SLOTS 16
+
+typedef struct TeeWatch {
+    int used;
+    unsigned generation;
+    dev_t dev;
+    ino_t ino;
+    cbk_tee_callback callback;
+    void *context;
+} TeeWatch;
 
 static sqlite3_vfs tee_vfs;
 static sqlite3_vfs *real_vfs;
 static pthread_mutex_t tee_lock = PTHREAD_MUTEX_INITIALIZER;
-static int watching;
-static dev_t watched_dev;
-static ino_t watched_ino;
-static cbk_tee_callback watched_callback;
-static void *watched_context;
+static TeeWatch watches[TEE_SLOTS];
 
 #define REAL(f) (((TeeFile *)(f))->real)
 
 static void tee_report(sqlite3_file *f, int kind, sqlite3_int64 offset, sqlite3_int64 amount) {
-    if (!((TeeFile *)f)->watched) return;
+    TeeFile *tee = (TeeFile *)f;
+    if (tee->slot < 0) return;
     pthread_mutex_lock(&tee_lock);
-    cbk_tee_callback callback = watched_callback;
-    void *context = watched_context;
+    TeeWatch *w = &watches[tee->slot];
+    cbk_tee_callback callback = (w->used && w->generation == tee->generation) ? w->callback : 0;
+    void *context = w->context;
     pthread_mutex_unlock(&tee_lock);
     if (callback) callback(context, kind, offset, amount);
 }
@@ -71,7 +81,8 @@ static int tee_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
     (void)vfs;
     TeeFile *tee = (TeeFile *)f;
     tee->real = (sqlite3_file *)&tee[1];
-    tee->watched = 0;
+    tee->slot = -1;
+    tee->generation = 0;
     int rc = real_vfs->xOpen(real_vfs, name, tee->real, flags, out_flags);
     if (tee->real->pMethods == 0) {
         f->pMethods = 0;
@@ -83,7 +94,13 @@ static int tee_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, in
         struct stat st;
         if (stat(name, &st) == 0) {
             pthread_mutex_lock(&tee_lock);
-            tee->watched = watching && st.st_dev == watched_dev && st.st_ino == watched_ino;
+            for (int i = 0; i < TEE_SLOTS; i++) {
+                if (watches[i].used && watches[i].dev == st.st_dev && watches[i].ino == st.st_ino) {
+                    tee->slot = i;
+                    tee->generation = watches[i].generation;
+                    break;
+                }
+            }
             pthread_mutex_unlock(&tee_lock);
         }
     }
@@ -136,27 +153,32 @@ int cbk_tee_register(void) {
     return register_result;
 }
 
-int cbk_tee_watch(const char *path, cbk_tee_callback callback, void *context) {
+int cbk_tee_watch(const char *path, cbk_tee_callback callback, void *context, int *slot) {
     struct stat st;
     if (stat(path, &st) != 0) return SQLITE_CANTOPEN;
     pthread_mutex_lock(&tee_lock);
-    if (watching) {
-        pthread_mutex_unlock(&tee_lock);
-        return SQLITE_BUSY;
+    for (int i = 0; i < TEE_SLOTS; i++) {
+        if (!watches[i].used) {
+            watches[i].used = 1;
+            watches[i].generation += 1;
+            watches[i].dev = st.st_dev;
+            watches[i].ino = st.st_ino;
+            watches[i].callback = callback;
+            watches[i].context = context;
+            *slot = i;
+            pthread_mutex_unlock(&tee_lock);
+            return SQLITE_OK;
+        }
     }
-    watching = 1;
-    watched_dev = st.st_dev;
-    watched_ino = st.st_ino;
-    watched_callback = callback;
-    watched_context = context;
     pthread_mutex_unlock(&tee_lock);
-    return SQLITE_OK;
+    return SQLITE_BUSY;
 }
 
-void cbk_tee_unwatch(void) {
+void cbk_tee_unwatch(int slot) {
+    if (slot < 0 || slot >= TEE_SLOTS) return;
     pthread_mutex_lock(&tee_lock);
-    watching = 0;
-    watched_callback = 0;
-    watched_context = 0;
+    watches[slot].used = 0;
+    watches[slot].callback = 0;
+    watches[slot].context = 0;
     pthread_mutex_unlock(&tee_lock);
 }

@@ -221,15 +221,20 @@ public enum ArchiveFixture {
         try Data(db.bytes).write(to: URL(fileURLWithPath: destination))
     }
 
-    /// Writes a new archive with the given entries, in order.
+    /// Writes a new archive with the given entries, in order, the way exports are written:
+    /// all but the last entry in the head, the last one streamed as the body.
     public static func write(_ entries: [(name: String, bytes: [UInt8])], to path: String) throws {
+        guard let last = entries.last else { throw TestFailure("an archive needs at least one entry") }
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard fd >= 0 else { throw TestFailure("cannot create \(path)") }
         defer { close(fd) }
-        let writer = try ArchiveWriter(fileDescriptor: fd, compressionLevel: 1, threads: 1, context: path)
-        for entry in entries {
-            try writer.writeEntry(path: entry.name, contents: entry.bytes, modificationTime: 1_700_000_000)
-        }
-        try writer.close()
+        let mtime: Int64 = 1_700_000_000
+        let head = try TarLayout.head(
+            files: entries.dropLast().map { (TarLayout.Entry(path: $0.name, size: Int64($0.bytes.count), modificationTime: mtime), $0.bytes) },
+            body: TarLayout.Entry(path: last.name, size: Int64(last.bytes.count), modificationTime: mtime))
+        let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: 1, threads: 1,
+                                           headReservation: try StreamedArchiveWriter.reservation(for: head, level: 1), context: path)
+        try writer.writeBody(size: Int64(last.bytes.count)) { write in try last.bytes.withUnsafeBytes { try write($0) } }
+        guard try writer.writeHead(head) else { throw TestFailure("the head did not fit") }
     }
 }

@@ -17,10 +17,10 @@ typedef void (*cbk_tee_callback)(void *context, int kind, sqlite3_int64 offset, 
 int cbk_tee_register(void);
 
 /* Starts reporting writes to the existing file at `path` to `callback`, for connections opened after
- * this call. One watched file at a time; returns SQLITE_BUSY when another is watched. */
-int cbk_tee_watch(const char *path, cbk_tee_callback callback, void *context);
+ * this call; sets *slot for cbk_tee_unwatch. Up to 16 files at once; SQLITE_BUSY beyond that. */
+int cbk_tee_watch(const char *path, cbk_tee_callback callback, void *context, int *slot);
 
-/* Stops reporting. */
-void cbk_tee_unwatch(void);
+/* Stops reporting for the watch in `slot`; files opened under it report nothing more. */
+void cbk_tee_unwatch(int slot);
 
 #endif
