@@ -24,11 +24,13 @@ final class PageFeed: @unchecked Sendable {
     private var finished = false
     private var isUnstable = false
 
+    /// SQLite never writes the page holding the lock bytes (at 1 GiB); in the file it is a hole that
+    /// reads as zeros once a later page has been written, and counts as written from then on.
+    private let lockPage: Int64
+
     init(pageSize: Int64) {
         self.pageSize = pageSize
-        // SQLite never writes the page holding the lock bytes (at 1 GiB); in the file it is a hole that
-        // reads as zeros, so it counts as written from the start.
-        pending.insert(Self.lockBytePage(pageSize: pageSize))
+        lockPage = Self.lockBytePage(pageSize: pageSize)
     }
 
     /// The page that holds SQLite's lock bytes (`PENDING_BYTE`, offset 0x40000000).
@@ -56,14 +58,27 @@ final class PageFeed: @unchecked Sendable {
             }
             for page in max(first, 2)...last {
                 if page <= consumed { isUnstable = true }
-                if page == contiguous + 1 {
+                if page > contiguous { pending.insert(page) }
+            }
+            while true {
+                if pending.remove(contiguous + 1) != nil {
                     contiguous += 1
-                    while pending.remove(contiguous + 1) != nil { contiguous += 1 }
-                } else if page > contiguous + 1 {
-                    pending.insert(page)
+                } else if contiguous + 1 == lockPage, pending.contains(lockPage + 1) {
+                    contiguous += 1
+                } else {
+                    break
                 }
             }
         }
+    }
+
+    /// Gives up on streaming (the compressor met something it did not expect); the exporter then
+    /// packs the finished snapshot the plain way.
+    func abandon() {
+        condition.lock()
+        isUnstable = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// No more writes will come (the backup ended, well or not).
@@ -232,9 +247,15 @@ extension Exporter {
                     }
                 }
             } catch {
-                // An unstable feed ends the stream early; the exporter then packs the finished
-                // snapshot again, so the backup goes on. Anything else (a full disk) stops it.
-                if !feed.unstable { failed.set() }
+                // A full disk or an unreadable file stops the backup too. Anything else (an unstable
+                // feed, a page not where it should be) only ends the stream: the exporter then packs
+                // the finished snapshot again, so the backup goes on.
+                if (error as? ArchiveError).map({ $0.errno != 0 }) ?? false
+                    || (error as? BackupError).map({ $0.code != .software }) ?? false {
+                    failed.set()
+                } else {
+                    feed.abandon()
+                }
                 throw error
             }
         }

@@ -64,6 +64,15 @@ enum Console {
         }
     }
 
+    /// Raises this process's niceness to `niceness` (never lowers it). Threads started afterwards,
+    /// zstd's workers among them, inherit it. The corresponding C function is `setpriority`.
+    static func lowerPriority(to niceness: Int32) {
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        guard errno == 0, current < niceness else { return }
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+    }
+
     static func printJSON<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

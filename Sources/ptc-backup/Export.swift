@@ -50,10 +50,15 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Milliseconds to wait for a lock held by the app.", valueName: "ms"))
         var busyTimeout: Int32 = 5000
 
+        @Option(help: ArgumentHelp("CPU scheduling niceness, 0 to 19: at 19 (the default) the running app's own work always comes first.",
+                                   valueName: "n"))
+        var nice: Int32 = 19
+
         func validate() throws {
             guard (1...19).contains(level) else { throw ValidationError("--level must be between 1 and 19 (got \(level))") }
             if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
             guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must not be negative") }
+            guard (0...19).contains(nice) else { throw ValidationError("--nice must be between 0 and 19") }
             if let olderThan {
                 do { _ = try Age(parsing: olderThan) } catch let error as BackupError { throw ValidationError(error.message) }
             }
@@ -63,6 +68,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("export", global) { logger in
+                Console.lowerPriority(to: nice)
                 var options = ExportOptions()
                 options.databasePath = db
                 options.output = output

@@ -40,14 +40,23 @@ import Testing
         #expect(truncated.unstable)
     }
 
-    @Test func theLockBytePageCountsAsWritten() {
+    @Test func theLockBytePageCountsAsWrittenOnceThePageAfterItIs() {
         let pageSize: Int64 = 65536
         let lockPage = PageFeed.lockBytePage(pageSize: pageSize)
         #expect(lockPage == 16385)
         let feed = PageFeed(pageSize: pageSize)
         feed.record(.write(offset: pageSize, length: (lockPage - 2) * pageSize))   // pages 2 ..< lockPage
+        // Not yet: reading the lock page now would read past the end of the file.
+        #expect(feed.nextRun() == 2...(lockPage - 1))
         feed.record(.write(offset: lockPage * pageSize, length: pageSize))         // the page after it
-        #expect(feed.nextRun() == 2...(lockPage + 1))
+        #expect(feed.nextRun() == lockPage...(lockPage + 1))
+    }
+
+    @Test func abandoningEndsTheFeed() {
+        let feed = PageFeed(pageSize: 4096)
+        feed.abandon()
+        #expect(feed.unstable)
+        #expect(feed.nextRun() == nil)
     }
 }
 
