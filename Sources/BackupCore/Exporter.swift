@@ -100,7 +100,11 @@ public struct Exporter: Sendable {
                 (manifest, bytes) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
                                                    snapshotPath: snapshotPath, finalPath: finalPath, options: options)
             } catch is StreamingUnavailable {
-                try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
+                do {
+                    try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
+                } catch let error as SQLiteError {
+                    throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
+                }
                 let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                  selection: nil, skippedTables: [])
                 (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
@@ -148,11 +152,6 @@ public struct Exporter: Sendable {
             entries: [.init(path: Manifest.databaseEntryName, size: Int64(pageSize) * Int64(pageCount), sha256: Self.placeholderDigest)])
     }
 
-    /// The digest computed on the hashing thread, read after it has finished.
-    final class DigestBox: @unchecked Sendable {
-        var value = ""
-    }
-
     /// ``describe(_:sourcePath:kind:options:selection:skippedTables:)`` of a finished snapshot file.
     private func describeSnapshot(_ snapshotPath: String, sourcePath: String, kind: Manifest.Kind, options: ExportOptions,
                                   selection: Manifest.Selection?, skippedTables: [String]) throws -> Manifest {
@@ -179,26 +178,12 @@ public struct Exporter: Sendable {
                       options: ExportOptions) throws -> (Manifest, Int64) {
         let mtime = Int64(options.now.timeIntervalSince1970)
         let databaseSize = draft.entries[0].size
-        let body = TarLayout.Entry(path: Manifest.databaseEntryName, size: databaseSize, modificationTime: mtime)
-        func head(_ manifest: Manifest) throws -> [UInt8] {
-            let json = Array(try Self.encode(manifest))
-            return try TarLayout.head(files: [(TarLayout.Entry(path: Manifest.entryName, size: Int64(json.count), modificationTime: mtime), json)],
-                                      body: body)
-        }
+        func head(_ manifest: Manifest) throws -> [UInt8] { try headBytes(manifest, bodyEntrySize: databaseSize, mtime: mtime) }
 
-        // Three readers of the snapshot at once, each on its own core's worth of work: quick_check,
-        // the SHA-256, and the compressor (whose zstd workers have threads of their own).
-        let check = BackgroundTask { try Snapshotter.quickCheck(snapshotPath: snapshotPath, sourcePath: sourcePath) }
-        let digest = DigestBox()
-        let hashing = BackgroundTask {
-            let hasher = SHA256()
-            try FileSystem.readChunks(snapshotPath, doing: "hashing the snapshot") { hasher.update($0) }
-            digest.value = hasher.finalize()
-        }
-        defer {
-            _ = try? check.wait()
-            _ = try? hashing.wait()
-        }
+        // Three readers of the snapshot at once: quick_check, the SHA-256, and the compressor (whose
+        // zstd workers have threads of their own).
+        let checks = SnapshotChecks(snapshotPath: snapshotPath, sourcePath: sourcePath)
+        defer { _ = try? checks.wait() }
 
         let temporaryPath = FileSystem.temporarySibling(of: finalPath, suffix: "tmp")
         let fd = try FileSystem.createExclusive(temporaryPath, doing: "creating the archive")
@@ -223,8 +208,7 @@ public struct Exporter: Sendable {
                         progress?(ProgressEvent(phase: .pack, done: packed, total: databaseSize))
                     }
                 }
-                try hashing.wait()
-                manifest.entries[0].sha256 = digest.value
+                manifest.entries[0].sha256 = try checks.wait()
                 if try writer.writeHead(try head(manifest)) {
                     archiveBytes = writer.totalBytes
                     break
@@ -233,7 +217,6 @@ public struct Exporter: Sendable {
                 reservation = ZstdCompressor.bound(try head(manifest).count) + 8
                 guard ftruncate(fd, 0) == 0 else { throw BackupError.posix(errno, "rewriting the archive", path: temporaryPath, creating: true) }
             }
-            try check.wait()
             try FileSystem.fsync(fd, path: temporaryPath, doing: "syncing the archive")
         } catch let error as ArchiveError {
             throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)

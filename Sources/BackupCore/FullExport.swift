@@ -127,26 +127,18 @@ extension Exporter {
         }
         guard var manifest = draft, let body = streamed else { throw BackupError(.software, "the snapshot produced no manifest") }
         var published = false
-        defer { if !published { TemporaryFiles.shared.remove(body.temporaryPath) } }
+        defer {
+            close(body.fd)
+            if !published { TemporaryFiles.shared.remove(body.temporaryPath) }
+        }
 
         let pageSize = Int64(manifest.source.pageSize)
-        let check = BackgroundTask { try Snapshotter.quickCheck(snapshotPath: snapshotPath, sourcePath: sourcePath) }
-        let digest = DigestBox()
-        let hashing = BackgroundTask {
-            let hasher = SHA256()
-            try FileSystem.readChunks(snapshotPath, doing: "hashing the snapshot") { hasher.update($0) }
-            digest.value = hasher.finalize()
-        }
-        defer {
-            _ = try? check.wait()
-            _ = try? hashing.wait()
-        }
+        let checks = SnapshotChecks(snapshotPath: snapshotPath, sourcePath: sourcePath)
+        defer { _ = try? checks.wait() }
         progress?(ProgressEvent(phase: .check, done: 0, total: 1))
         let bodyOutcome = Result { try body.compressor.wait() }
-        try check.wait()
-        try hashing.wait()
+        manifest.entries[0].sha256 = try checks.wait()
         progress?(ProgressEvent(phase: .check, done: 1, total: 1))
-        manifest.entries[0].sha256 = digest.value
 
         let expectedSize = manifest.entries[0].size
         var reason: String?
@@ -161,29 +153,24 @@ extension Exporter {
             if let error = error as? BackupError, error.code != .software { throw error }
             reason = reason ?? "\(error)"
         }
-        var streamedOK = reason == nil
-        if streamedOK {
+        if reason == nil {
             do {
                 let page1 = try Self.readPage1(snapshotPath, pageSize: Int(pageSize))
                 let head = try headBytes(manifest, bodyEntrySize: expectedSize, mtime: Int64(options.now.timeIntervalSince1970)) + page1
                 reason = "the manifest did not fit the space kept for it"
                 if try body.writer.writeHead(head) {
                     try FileSystem.fsync(body.fd, path: body.temporaryPath, doing: "syncing the archive")
-                    close(body.fd)
                     try FileSystem.publish(body.temporaryPath, as: finalPath)
                     published = true
                     TemporaryFiles.shared.remove(body.temporaryPath)
                     return (manifest, body.writer.totalBytes)
                 }
             } catch let error as ArchiveError {
-                close(body.fd)
                 throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
             }
         }
-        close(body.fd)
         logger.info("packing the snapshot again from the start", metadata: ["reason": "\(reason ?? "unknown")"])
         TemporaryFiles.shared.remove(body.temporaryPath)
-        published = true
         return try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: manifest, to: finalPath, options: options)
     }
 
