@@ -28,6 +28,16 @@ public struct DatabaseLocator: Sendable {
         }
     }
 
+    /// The database an import writes to: `--db` or `PLANTOCODE_DB` as given (it may not exist yet,
+    /// and is then created), else an existing database in the default locations.
+    /// - Throws: ``BackupError`` `noInput` when nothing names or finds one.
+    public func locateTarget(explicit: String?) throws -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let fromEnvironment = environment["PLANTOCODE_DB"], !fromEnvironment.isEmpty { return fromEnvironment }
+        if let found = defaultCandidates.first(where: FileSystem.exists) { return found }
+        throw BackupError(.noInput, "no PlanToCode database found (looked in \(defaultCandidates.joined(separator: ", "))); pass --db PATH to restore into a new file")
+    }
+
     /// The database path to use.
     /// - Throws: ``BackupError`` `noInput` naming every place looked at when there is none.
     public func locate(explicit: String?) throws -> String {

@@ -28,17 +28,28 @@ public struct Verifier: Sendable {
         public var problems: [String]
         /// Row counts found in the archive's database.
         public var tables: [Manifest.Table]
+        /// The extracted database, when ``extract(_:into:)`` kept it and it passed every check.
+        public var databasePath: String?
         public var ok: Bool { problems.isEmpty }
     }
 
-    /// Verifies the archive at `path`.
+    /// Verifies the archive at `path`; nothing extracted outlives the call.
     /// - Throws: ``BackupError`` when the archive cannot be opened or its manifest read (`noInput`,
     ///   `dataError`); problems found after that are returned in the outcome, not thrown.
     public func verify(_ path: String) throws -> Outcome {
-        let (reader, manifest) = try ArchiveContents.open(path)
-        defer { reader.close() }
         let workspace = try makeWorkspace()
         defer { try? FileManager.default.removeItem(atPath: workspace) }
+        var outcome = try extract(path, into: workspace)
+        outcome.databasePath = nil
+        return outcome
+    }
+
+    /// Verifies the archive at `path` and leaves its database, when everything checks out, in
+    /// `workspace` (a private folder the caller owns and removes): `outcome.databasePath`.
+    /// - Throws: as ``verify(_:)``.
+    public func extract(_ path: String, into workspace: String) throws -> Outcome {
+        let (reader, manifest) = try ArchiveContents.open(path)
+        defer { reader.close() }
 
         var problems: [String] = []
         var seen: Set<String> = []
@@ -125,7 +136,7 @@ public struct Verifier: Sendable {
             problems.append("the manifest lists no \(Manifest.databaseEntryName)")
         }
         logger.info("verified", metadata: ["archive.path": "\(path)", "verify.problems": "\(problems.count)"])
-        return Outcome(manifest: manifest, problems: problems, tables: tables)
+        return Outcome(manifest: manifest, problems: problems, tables: tables, databasePath: problems.isEmpty ? databasePath : nil)
     }
 
     /// `integrity_check`, `foreign_key_check`, and row counts against the manifest.
@@ -164,7 +175,8 @@ public struct Verifier: Sendable {
         }
     }
 
-    private func makeWorkspace() throws -> String {
+    /// A new private (0700) folder under ``temporaryDirectory``.
+    public func makeWorkspace() throws -> String {
         var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-XXXXXX").utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let created else {

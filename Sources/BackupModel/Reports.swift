@@ -112,3 +112,53 @@ public struct ErrorReport: Codable, Sendable {
         self.exitCode = exitCode
     }
 }
+
+public struct ImportReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "import"
+    public var mode: String
+    public var archive: String
+    public var target: String
+    public var dryRun: Bool
+    /// The archive the target's previous content was saved to, when it had any.
+    public var safetyArchive: String?
+    /// Migrations applied to the archive's database on the way in.
+    public var migrations: [String]
+    /// Sessions in the archive.
+    public var sessions: Int
+    /// Sessions the target held before (all replaced by a restore).
+    public var replacedSessions: Int
+    /// Row counts of the target after the import (or, with `dryRun`, what they would be).
+    public var tables: [Manifest.Table]
+
+    public init(mode: String, archive: String, target: String, dryRun: Bool, safetyArchive: String?, migrations: [String],
+                sessions: Int, replacedSessions: Int, tables: [Manifest.Table]) {
+        self.mode = mode
+        self.archive = archive
+        self.target = target
+        self.dryRun = dryRun
+        self.safetyArchive = safetyArchive
+        self.migrations = migrations
+        self.sessions = sessions
+        self.replacedSessions = replacedSessions
+        self.tables = tables
+    }
+}
+
+public struct MigrateReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "migrate"
+    public var database: String
+    public var applied: [String]
+    public var notApplicable: [String]
+    public var safetyArchive: String?
+    public var dryRun: Bool
+
+    public init(database: String, applied: [String], notApplicable: [String], safetyArchive: String?, dryRun: Bool) {
+        self.database = database
+        self.applied = applied
+        self.notApplicable = notApplicable
+        self.safetyArchive = safetyArchive
+        self.dryRun = dryRun
+    }
+}

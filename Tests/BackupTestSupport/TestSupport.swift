@@ -68,6 +68,28 @@ public enum TableDigest {
         return result
     }
 
+    /// A SHA-256 over `columns` (SQL expressions) of every row of `table`, in the order of its first column.
+    public static func digest(of path: String, table: String, columns: [String]) throws -> String {
+        let db = try Connection(path: path, mode: .readOnly)
+        defer { try? db.close() }
+        let statement = try db.prepare("SELECT \(columns.joined(separator: ", ")) FROM \"\(table)\" ORDER BY \(columns[0])")
+        let hasher = SHA256()
+        while try statement.step() {
+            for i in 0..<statement.columnCount {
+                hasher.update(Array("\(statement.value(at: i))|\(kind(statement.value(at: i)))\u{1F}".utf8))
+            }
+            hasher.update([0x1E])
+        }
+        return hasher.finalize()
+    }
+
+    /// The column names of `table`.
+    public static func columns(of path: String, table: String) throws -> [String] {
+        let db = try Connection(path: path, mode: .readOnly)
+        defer { try? db.close() }
+        return try db.rows("SELECT name FROM pragma_table_info(?)", [.text(table)]).compactMap { $0[0].string }
+    }
+
     /// The DDL of every object, by name.
     public static func schema(of path: String) throws -> [String: String] {
         let db = try Connection(path: path, mode: .readOnly)

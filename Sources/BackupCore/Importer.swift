@@ -1,0 +1,200 @@
+import BackupModel
+import BackupSQLite
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `import` should do.
+public struct ImportOptions: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        case restore
+    }
+
+    public var archivePath: String
+    /// `--db`; nil for `PLANTOCODE_DB`, then the default locations.
+    public var databasePath: String?
+    public var mode = Mode.restore
+    /// Replace a target that holds sessions or jobs.
+    public var force = false
+    public var dryRun = false
+    public var busyTimeout: Int32 = 5000
+    public var temporaryDirectory = FileManager.default.temporaryDirectory.path
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
+    public var now = Date()
+    public var host = FileSystem.hostName()
+
+    public init(archivePath: String) { self.archivePath = archivePath }
+}
+
+/// Restores archives into a PlanToCode database: verify first, migrate the archive's copy to the
+/// current schema, save the target's content as an archive beside it, then copy in with the online
+/// backup API (one transaction: other connections see the old state or the new one, never a mix).
+public struct Importer: Sendable {
+    public var logger: Logger
+    public var progress: ProgressHandler?
+
+    public init(logger: Logger = Logger(label: "ptc-backup.import", factory: { _ in SwiftLogNoOpLogHandler() }),
+                progress: ProgressHandler? = nil) {
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Runs the import.
+    /// - Throws: ``BackupError``. Whatever fails, the target is left as it was.
+    public func run(_ options: ImportOptions) throws -> ImportReport {
+        let target = try DatabaseLocator(environment: options.environment).locateTarget(explicit: options.databasePath)
+        let targetDirectory = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(targetDirectory) else {
+            throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
+        }
+
+        // 1. Verify, and keep the archive's database in a private folder.
+        var verifier = Verifier(logger: logger, progress: progress)
+        verifier.temporaryDirectory = options.temporaryDirectory
+        let workspace = try verifier.makeWorkspace()
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        let outcome = try verifier.extract(options.archivePath, into: workspace)
+        guard outcome.ok, let incoming = outcome.databasePath else {
+            let more = outcome.problems.count > 1 ? " (and \(outcome.problems.count - 1) more)" : ""
+            throw BackupError(.dataError, "\(options.archivePath) fails verification, nothing was changed: \(outcome.problems.first ?? "no database in the archive")\(more)")
+        }
+
+        // 2. Bring the archive's copy to the current schema.
+        let migrations: [String]
+        let incomingTables: [Manifest.Table]
+        do {
+            let db = try Connection(path: incoming, mode: .readWrite)
+            try db.execute("PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE")
+            do {
+                migrations = try Migrator.apply(db, now: options.now)
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+            incomingTables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
+            try db.close()
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "migrating the archive's database", path: options.archivePath)
+        }
+        if !migrations.isEmpty {
+            logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
+        }
+
+        // 3. What the target holds now.
+        let existing = FileSystem.exists(target)
+        let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0)
+        if held.rows > 0 && !options.force && !options.dryRun {
+            throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it: add --force (its content is saved as an archive beside it first)")
+        }
+        var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
+                                  safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions.count,
+                                  replacedSessions: held.sessions, tables: incomingTables)
+        guard !options.dryRun else { return report }
+
+        // 4. Save what the target holds.
+        if existing && held.rows > 0 {
+            report.safetyArchive = try saveSafetyArchive(of: target, reason: "before-restore", options: options)
+        }
+
+        // 5. Copy in, in one transaction.
+        try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress)
+        logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
+        return report
+    }
+
+    /// Saves `database` as a full archive beside it, named `<file>.<reason>-<UTC time>.tar.zst`.
+    func saveSafetyArchive(of database: String, reason: String, options: ImportOptions) throws -> String {
+        var export = ExportOptions()
+        export.databasePath = database
+        export.output = "\(database).\(reason)-\(Timestamp.compact(options.now)).tar.zst"
+        export.busyTimeout = options.busyTimeout
+        export.environment = options.environment
+        export.now = options.now
+        export.host = options.host
+        let result = try Exporter(logger: logger, progress: progress).export(export)
+        guard let path = result.archivePath else { throw BackupError(.software, "the safety archive of \(database) was not written") }
+        logger.info("saved the current content of \(database) to \(path)")
+        return path
+    }
+
+    /// Sessions, and rows of session data (sessions, jobs, terminals, histories, prompts), in `path`.
+    static func heldRows(_ path: String, busyTimeout: Int32) throws -> (sessions: Int, rows: Int) {
+        let counts: [Manifest.Table]
+        do {
+            let db = try Connection(path: path, mode: .readOnly, busyTimeout: busyTimeout)
+            let facts = try DatabaseFacts(connection: db)
+            let counted = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
+                           "file_selection_history", "project_system_prompts"].filter(facts.hasTable)
+            counts = try DatabaseFacts.rowCounts(db, tables: counted)
+            try db.close()
+        } catch {
+            throw BackupError.sqlite(error, "reading the target", path: path)
+        }
+        return (Int(counts.first { $0.name == "sessions" }?.rows ?? 0), Int(counts.reduce(0) { $0 + $1.rows }))
+    }
+
+    /// Replaces the content of `target` with that of `source` through the online backup API, in one step
+    /// (one write transaction on the target). Works while the target has `-wal`/`-shm` files and other
+    /// connections; they see the new state after the commit.
+    static func copy(from source: String, into target: String, busyTimeout: Int32, progress: ProgressHandler?) throws {
+        do {
+            let from = try Connection(path: source, mode: .readOnly)
+            let into = try Connection(path: target, mode: .readWriteCreate, busyTimeout: busyTimeout)
+            try from.backup(to: into, pagesPerStep: -1) { step in
+                progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
+            }
+            let check = try into.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+            guard check == ["ok"] else {
+                throw BackupError(.ioError, "\(target) fails quick_check after the restore: \(check.prefix(3).joined(separator: "; "))")
+            }
+            try into.close()
+            try from.close()
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "restoring into the target", path: target)
+        }
+    }
+}
+
+/// `migrate`: brings a database to the current schema in place, after saving it as an archive.
+public struct DatabaseMigration: Sendable {
+    public var logger: Logger
+
+    public init(logger: Logger = Logger(label: "ptc-backup.migrate", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.logger = logger
+    }
+
+    /// - Throws: ``BackupError``; on failure the database is unchanged (one transaction).
+    public func run(databasePath: String?, dryRun: Bool = false, options: ImportOptions) throws -> MigrateReport {
+        let path = try DatabaseLocator(environment: options.environment).locate(explicit: databasePath)
+        let plan: Migrator.Plan
+        do {
+            let db = try Connection(path: path, mode: .readOnly, busyTimeout: options.busyTimeout)
+            plan = try Migrator.plan(db)
+            try db.close()
+        } catch {
+            throw BackupError.sqlite(error, "reading the database", path: path)
+        }
+        var report = MigrateReport(database: path, applied: plan.pending, notApplicable: plan.notApplicable,
+                                   safetyArchive: nil, dryRun: dryRun)
+        guard !plan.isCurrent, !dryRun else { return report }
+        report.safetyArchive = try Importer(logger: logger).saveSafetyArchive(of: path, reason: "before-migrate", options: options)
+        do {
+            let db = try Connection(path: path, mode: .readWrite, busyTimeout: options.busyTimeout)
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                report.applied = try Migrator.apply(db, now: options.now)
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+            try db.close()
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "migrating", path: path)
+        }
+        return report
+    }
+}

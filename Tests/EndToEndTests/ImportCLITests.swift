@@ -1,0 +1,75 @@
+import BackupModel
+import BackupTestSupport
+import Foundation
+import Testing
+
+@Suite struct ImportCLITests {
+    func ptc(_ arguments: [String]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
+    }
+
+    @Test func restoreMigrateAndTheirErrors() throws {
+        let dir = TemporaryDirectory("import-cli")
+        let old = try Fixtures.database(in: dir, name: "old.db", version: Fixtures.allVersions[0], bytes: 200_000)
+        let archive = dir.file("old.tar.zst")
+        #expect(try ptc(["export", "--db", old.path, "--output", archive, "--quiet"]).status == 0)
+
+        let restore = try ptc(["import", archive, "--db", dir.file("new.db"), "--mode", "restore", "--json"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let report = try JSONDecoder().decode(ImportReport.self, from: Data(restore.stdout.utf8))
+        #expect(report.sessions == old.sessionIDs.count && report.migrations.count == 7)
+
+        let again = try ptc(["import", archive, "--db", dir.file("new.db"), "--mode", "restore"])
+        #expect(again.status == 64)
+        #expect(again.stderr.contains("--force"))
+
+        #expect(try ptc(["import", archive, "--db", dir.file("new.db")]).status == 64) // --mode is required
+        #expect(try ptc(["import", dir.file("missing.tar.zst"), "--db", dir.file("new.db"), "--mode", "restore"]).status == 66)
+
+        let migrate = try ptc(["migrate", "--db", old.path, "--json"])
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        #expect(try JSONDecoder().decode(MigrateReport.self, from: Data(migrate.stdout.utf8)).applied.count == 7)
+        let twice = try ptc(["migrate", "--db", old.path])
+        #expect(twice.status == 0)
+        #expect(twice.stdout.contains("already at the current schema"))
+    }
+
+    /// The import killed at any moment leaves the target as it was or as the archive has it, never a mix.
+    @Test func killedAtAnyPointLeavesTheTargetWholeAndCheckable() throws {
+        let dir = TemporaryDirectory("import-kill")
+        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 8_000_000, seed: 21, maxTerminalLog: 1_000_000)
+        let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 3_000_000, seed: 22)
+        let archive = dir.file("in.tar.zst")
+        #expect(try ptc(["export", "--db", incoming.path, "--output", archive, "--quiet"]).status == 0)
+        let before = try TableDigest.digests(of: existing.path)
+        let after = try TableDigest.digests(of: incoming.path)
+        let started = Date()
+        let probe = try ptc(["import", archive, "--db", dir.file("probe.db"), "--mode", "restore", "--quiet"])
+        #expect(probe.status == 0)
+        let duration = Date().timeIntervalSince(started) + 0.5 // the safety archive adds a little
+        var outcomes: Set<String> = []
+        for attempt in 0..<8 {
+            let process = try Binary.start(Binary.ptcBackup, ["import", archive, "--db", existing.path, "--mode", "restore", "--force", "--quiet"])
+            usleep(useconds_t(duration * Double(attempt) / 8 * 1_000_000))
+            process.kill(SIGKILL)
+            _ = try process.wait()
+            let check = try Binary.run("/usr/bin/env", ["sqlite3", existing.path, "PRAGMA integrity_check"])
+            #expect(check.stdout == "ok\n", "attempt \(attempt): \(check.stdout)")
+            let now = try TableDigest.digests(of: existing.path)
+            #expect(now == before || now == after, "attempt \(attempt): the target is neither its old content nor the archive's")
+            outcomes.insert(now == before ? "old" : "new")
+            if now == after {
+                // Put the old content back for the next attempt.
+                let saved = dir.contents().filter { $0.contains("before-restore") && $0.hasSuffix(".tar.zst") }
+                for name in saved { try FileManager.default.removeItem(atPath: dir.file(name)) }
+                try FileManager.default.removeItem(atPath: existing.path)
+                for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: existing.path + suffix) }
+                try Fixtures.database(in: dir, name: "target.db", bytes: 3_000_000, seed: 22)
+            }
+            for name in dir.contents() where name.hasPrefix(".") { try? FileManager.default.removeItem(atPath: dir.file(name)) }
+        }
+        #expect(outcomes.contains("old"))
+    }
+}
