@@ -2,6 +2,7 @@ import BackupModel
 import BackupSQLite
 import Foundation
 import Logging
+import PlanToCodeSchema
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,15 +10,26 @@ import Glibc
 /// What `import` should do.
 public struct ImportOptions: Sendable {
     public enum Mode: String, Sendable, CaseIterable {
+        /// Replace the whole database with the archive's content.
         case restore
+        /// Add the archive's sessions to the database, which keeps its own.
+        case merge
     }
 
     public var archivePath: String
     /// `--db`; nil for `PLANTOCODE_DB`, then the default locations.
     public var databasePath: String?
-    public var mode = Mode.restore
-    /// Replace a target that holds sessions or jobs.
+    public var mode = Mode.merge
+    /// Replace a target that holds sessions or jobs (restore).
     public var force = false
+    /// Merge: how a session in both is settled.
+    public var onConflict = ConflictPolicy.newer
+    /// Merge: project directory rewrites.
+    public var remaps: [PathRemap] = []
+    /// Merge: take the archive's app_settings too (under `onConflict`).
+    public var includeSettings = false
+    /// Merge: skip rows the target's constraints refuse, instead of failing.
+    public var skipInvalid = false
     public var dryRun = false
     public var busyTimeout: Int32 = 5000
     public var temporaryDirectory = FileManager.default.temporaryDirectory.path
@@ -83,6 +95,10 @@ public struct Importer: Sendable {
             logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
         }
 
+        if options.mode == .merge {
+            return try merge(incoming: incoming, into: target, manifest: outcome.manifest, migrations: migrations, options: options)
+        }
+
         // 3. What the target holds now.
         let existing = FileSystem.exists(target)
         let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0)
@@ -102,6 +118,58 @@ public struct Importer: Sendable {
         // 5. Copy in, in one transaction.
         try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress)
         logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
+        return report
+    }
+
+    /// Merges the (migrated, private) copy `incoming` into `target` in one transaction; rolled back for a dry run.
+    private func merge(incoming: String, into target: String, manifest: Manifest, migrations: [String],
+                       options: ImportOptions) throws -> ImportReport {
+        let merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
+                            skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now)
+        var outcome = MergeOutcome()
+        let tables: [Manifest.Table]
+        do {
+            let copy = try Connection(path: incoming, mode: .readWrite)
+            outcome.remapped = try merger.remap(copy)
+            try copy.close()
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "rewriting project paths in the archive's copy", path: options.archivePath)
+        }
+        let existed = FileSystem.exists(target)
+        do {
+            let db = try Connection(path: target, mode: existed ? .readWrite : .readWriteCreate, busyTimeout: options.busyTimeout)
+            defer { if !existed && options.dryRun { try? FileManager.default.removeItem(atPath: target) } }
+            try db.execute("PRAGMA foreign_keys=ON")
+            try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                if !existed { try db.execute(try SchemaCatalog.currentSQL) }
+                outcome.targetMigrations = try Migrator.apply(db, now: options.now)
+                if !outcome.targetMigrations.isEmpty {
+                    logger.info("migrated \(target) to the current schema first: \(outcome.targetMigrations.joined(separator: ", "))")
+                }
+                try merger.merge(db, outcome: &outcome)
+                tables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
+                try db.execute(options.dryRun ? "ROLLBACK" : "COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+            try db.execute("DETACH DATABASE src")
+            try db.close()
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "merging into the target", path: target)
+        }
+        logger.info("merged", metadata: ["db.path": "\(target)", "merge.added": "\(outcome.sessionsAdded.count)",
+                                         "merge.updated": "\(outcome.sessionsUpdated.count)"])
+        var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
+                                  safetyArchive: nil, migrations: migrations, sessions: manifest.sessions.count,
+                                  replacedSessions: 0, tables: tables)
+        report.merge = .init(onConflict: options.onConflict.rawValue, sessionsAdded: outcome.sessionsAdded,
+                             sessionsUpdated: outcome.sessionsUpdated, sessionsSkipped: outcome.sessionsSkipped,
+                             rowsInserted: outcome.inserted, rowsUpdated: outcome.updated, invalidRowsSkipped: outcome.invalidRows,
+                             tablesNotMerged: outcome.tablesNotMerged, remapped: outcome.remapped,
+                             targetMigrations: outcome.targetMigrations)
         return report
     }
 

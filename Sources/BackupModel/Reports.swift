@@ -130,6 +130,36 @@ public struct ImportReport: Codable, Sendable {
     public var replacedSessions: Int
     /// Row counts of the target after the import (or, with `dryRun`, what they would be).
     public var tables: [Manifest.Table]
+    /// For `--mode merge`: what was added, updated, skipped.
+    public var merge: MergeSummary?
+
+    public struct MergeSummary: Codable, Sendable {
+        public var onConflict: String
+        public var sessionsAdded: [String]
+        public var sessionsUpdated: [String]
+        public var sessionsSkipped: [String]
+        public var rowsInserted: [String: Int64]
+        public var rowsUpdated: [String: Int64]
+        public var invalidRowsSkipped: [String]
+        public var tablesNotMerged: [String]
+        public var remapped: [String: String]
+        public var targetMigrations: [String]
+
+        public init(onConflict: String, sessionsAdded: [String], sessionsUpdated: [String], sessionsSkipped: [String],
+                    rowsInserted: [String: Int64], rowsUpdated: [String: Int64], invalidRowsSkipped: [String],
+                    tablesNotMerged: [String], remapped: [String: String], targetMigrations: [String]) {
+            self.onConflict = onConflict
+            self.sessionsAdded = sessionsAdded
+            self.sessionsUpdated = sessionsUpdated
+            self.sessionsSkipped = sessionsSkipped
+            self.rowsInserted = rowsInserted
+            self.rowsUpdated = rowsUpdated
+            self.invalidRowsSkipped = invalidRowsSkipped
+            self.tablesNotMerged = tablesNotMerged
+            self.remapped = remapped
+            self.targetMigrations = targetMigrations
+        }
+    }
 
     public init(mode: String, archive: String, target: String, dryRun: Bool, safetyArchive: String?, migrations: [String],
                 sessions: Int, replacedSessions: Int, tables: [Manifest.Table]) {

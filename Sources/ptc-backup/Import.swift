@@ -4,22 +4,33 @@ import BackupModel
 import Foundation
 
 extension ImportOptions.Mode: ExpressibleByArgument {}
+extension ConflictPolicy: ExpressibleByArgument {}
 
 extension PTCBackup {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Restore an archive into a PlanToCode database.",
+            abstract: "Merge or restore an archive into a PlanToCode database.",
             discussion: """
                 The archive is verified first (checksums, integrity, row counts) and its database extracted
                 into a private temporary folder; an archive that fails changes nothing (exit 65). Archives of
                 older app versions are migrated to the current schema on the way in.
+
+                --mode merge (the default) adds the archive's sessions, with their jobs, terminal sessions,
+                histories and project prompts, in one transaction that never deletes a row of the target. A
+                session in both is settled by --on-conflict: skip (keep the target's), replace (take the
+                archive's, updated in place: the target's own jobs stay), or newer (the later updated_at; the
+                default). --remap OLD=NEW moves project directories and recomputes their project hashes. Rows the
+                target's rules refuse (an upgraded 1.0.x database allows fewer terminal statuses) fail the merge
+                unless --skip-invalid. Settings, logs and version markers stay the target's (--include-settings
+                merges app_settings). A target with an older schema is migrated first, in the same transaction.
 
                 --mode restore replaces the whole database with the archive's content. When the target holds
                 sessions or jobs, --force is required, and its content is first saved as an archive beside it
                 (<db>.before-restore-<time>.tar.zst). The content goes in through SQLite's online backup API in
                 one transaction, so it is safe while the app has the database open. A missing target is created.
 
-                Example:
+                Examples:
+                  ptc-backup import laptop.tar.zst --remap /home/ana/code=/Users/ana/code --dry-run
                   ptc-backup import plantocode-laptop-20261127T031500Z-full.tar.zst --mode restore --force
                 """)
 
@@ -31,10 +42,22 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("The database to restore into (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
         var db: String?
 
-        @Option(help: "What to do with the archive's content: restore (replace the whole database).")
-        var mode: ImportOptions.Mode
+        @Option(help: "merge (add the archive's sessions) or restore (replace the whole database).")
+        var mode: ImportOptions.Mode = .merge
 
-        @Flag(help: "Replace a database that holds sessions or jobs (after saving it as an archive).")
+        @Option(help: "Merge: a session in both is settled by skip, replace or newer.")
+        var onConflict: ConflictPolicy = .newer
+
+        @Option(name: .customLong("remap"), help: ArgumentHelp("Merge: move project directories under OLD to NEW (repeatable).", valueName: "old=new"))
+        var remaps: [String] = []
+
+        @Flag(help: "Merge: take the archive's app settings too (under --on-conflict).")
+        var includeSettings = false
+
+        @Flag(help: "Merge: skip the rows the target's rules refuse, and list them, instead of failing.")
+        var skipInvalid = false
+
+        @Flag(help: "Restore: replace a database that holds sessions or jobs (after saving it as an archive).")
         var force = false
 
         @Flag(help: "Verify and plan, write nothing.")
@@ -46,12 +69,26 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Milliseconds to wait for a lock held by the app.", valueName: "ms"))
         var busyTimeout: Int32 = 5000
 
+        func validate() throws {
+            for remap in remaps {
+                do { _ = try PathRemap(parsing: remap) } catch let error as BackupError { throw ValidationError(error.message) }
+            }
+            if mode == .restore && (!remaps.isEmpty || includeSettings || skipInvalid) {
+                throw ValidationError("--remap, --include-settings and --skip-invalid apply to --mode merge only")
+            }
+            if mode == .merge && force { throw ValidationError("--force applies to --mode restore only (a merge never deletes)") }
+        }
+
         func run() throws {
             try Console.run("import", global) { logger in
                 var options = ImportOptions(archivePath: archive)
                 options.databasePath = db
                 options.mode = mode
                 options.force = force
+                options.onConflict = onConflict
+                options.remaps = try remaps.map(PathRemap.init(parsing:))
+                options.includeSettings = includeSettings
+                options.skipInvalid = skipInvalid
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout
                 if let tempDir { options.temporaryDirectory = tempDir }
@@ -60,6 +97,20 @@ extension PTCBackup {
                 bar.finish()
                 if global.json {
                     Console.printJSON(report)
+                } else if !global.quiet, let merge = report.merge {
+                    let verb = report.dryRun ? "Would merge" : "Merged"
+                    Console.out("\(verb) \(report.archive) into \(report.target): \(merge.sessionsAdded.count) sessions added, \(merge.sessionsUpdated.count) updated, \(merge.sessionsSkipped.count) kept as they were (--on-conflict \(merge.onConflict))")
+                    if !report.migrations.isEmpty { Console.out("  archive migrated on the way in: \(report.migrations.joined(separator: ", "))") }
+                    if !merge.targetMigrations.isEmpty { Console.out("  target migrated first: \(merge.targetMigrations.joined(separator: ", "))") }
+                    for (old, new) in merge.remapped.sorted(by: { $0.key < $1.key }) { Console.out("  remapped \(old) -> \(new)") }
+                    let rows = merge.rowsInserted.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
+                    let updates = merge.rowsUpdated.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) ~\($0.value)" }
+                    if !(rows + updates).isEmpty { Console.out("  rows: " + (rows + updates).joined(separator: ", ")) }
+                    if !merge.invalidRowsSkipped.isEmpty {
+                        Console.out("  skipped \(merge.invalidRowsSkipped.count) row(s) the target refuses:")
+                        for row in merge.invalidRowsSkipped { Console.out("    \(row)") }
+                    }
+                    if !merge.tablesNotMerged.isEmpty { Console.out("  not merged (the target keeps its own): \(merge.tablesNotMerged.joined(separator: ", "))") }
                 } else if !global.quiet {
                     let verb = report.dryRun ? "Would restore" : "Restored"
                     Console.out("\(verb) \(report.archive) into \(report.target): \(report.sessions) sessions, replacing \(report.replacedSessions)")

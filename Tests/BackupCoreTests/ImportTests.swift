@@ -9,6 +9,7 @@ import Testing
 func importOptions(_ archive: String, into target: String, force: Bool = false, dryRun: Bool = false) -> ImportOptions {
     var options = ImportOptions(archivePath: archive)
     options.databasePath = target
+    options.mode = .restore
     options.force = force
     options.dryRun = dryRun
     options.host = "testhost"

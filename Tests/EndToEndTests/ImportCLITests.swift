@@ -25,7 +25,7 @@ import Testing
         #expect(again.status == 64)
         #expect(again.stderr.contains("--force"))
 
-        #expect(try ptc(["import", archive, "--db", dir.file("new.db")]).status == 64) // --mode is required
+        #expect(try ptc(["import", archive, "--db", dir.file("new.db"), "--mode", "merge", "--force"]).status == 64)
         #expect(try ptc(["import", dir.file("missing.tar.zst"), "--db", dir.file("new.db"), "--mode", "restore"]).status == 66)
 
         let migrate = try ptc(["migrate", "--db", old.path, "--json"])

@@ -1,0 +1,249 @@
+import BackupDigest
+import BackupModel
+import BackupSQLite
+import Foundation
+
+/// How a session (or project prompt, or setting) present in both the archive and the target is settled.
+public enum ConflictPolicy: String, Sendable, CaseIterable {
+    /// Keep the target's.
+    case skip
+    /// Take the archive's.
+    case replace
+    /// Take whichever has the later `updated_at` (seconds and milliseconds understood); the target's on a tie.
+    case newer
+}
+
+/// A `--remap OLD=NEW`: project directories under OLD move to NEW (whole path components only).
+public struct PathRemap: Sendable, Equatable {
+    public var old: String
+    public var new: String
+
+    public init(old: String, new: String) {
+        self.old = SessionSelection.normalise(old)
+        self.new = SessionSelection.normalise(new)
+    }
+
+    /// Parses `OLD=NEW`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw BackupError.usage("invalid --remap '\(text)': use OLD=NEW, like /home/ana/code=/Users/ana/code")
+        }
+        self.init(old: String(parts[0]), new: String(parts[1]))
+    }
+
+    /// `path` moved, or nil when it is not under `old`.
+    public func apply(to path: String) -> String? {
+        if path == old { return new }
+        let prefix = old == "/" ? "/" : old + "/"
+        guard path.hasPrefix(prefix) else { return nil }
+        return (new == "/" ? "/" : new + "/") + path.dropFirst(prefix.count)
+    }
+}
+
+/// What a merge did (or, dry, would do).
+public struct MergeOutcome: Sendable {
+    public var sessionsAdded: [String] = []
+    public var sessionsUpdated: [String] = []
+    public var sessionsSkipped: [String] = []
+    /// Rows inserted and updated per table.
+    public var inserted: [String: Int64] = [:]
+    public var updated: [String: Int64] = [:]
+    /// Rows the target's constraints refused: "table id: reason".
+    public var invalidRows: [String] = []
+    /// Archive tables that a merge does not carry (not session data, or unknown to this tool).
+    public var tablesNotMerged: [String] = []
+    /// Project directories rewritten: old → new.
+    public var remapped: [String: String] = [:]
+    /// Migrations applied to the target first.
+    public var targetMigrations: [String] = []
+}
+
+/// Merges the sessions of a verified, current-schema copy of an archive's database into a target, in
+/// one transaction that never deletes a row of the target and never uses `INSERT OR REPLACE` (which
+/// deletes first, and cascades): new rows are inserted, rows the policy takes are updated in place.
+struct Merger {
+    var policy: ConflictPolicy
+    var remaps: [PathRemap]
+    var includeSettings: Bool
+    var skipInvalid: Bool
+    var dryRun: Bool
+    var now: Date
+
+    /// Session data merged per session, in dependency order.
+    static let sessionTables = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
+                                "file_selection_history", "project_system_prompts"]
+    /// Tables that stay the target's (app_settings too, unless `includeSettings`).
+    static let targetOwned = ["key_value_store", "app_settings", "error_logs", "db_diagnostic_logs", "migrations"]
+
+    /// Rewrites project paths in `incoming` (a private copy) as `remaps` say, with fresh project hashes.
+    func remap(_ incoming: Connection) throws -> [String: String] {
+        guard !remaps.isEmpty else { return [:] }
+        var moved: [String: String] = [:]
+        try incoming.execute("BEGIN")
+        // The copy is ours: its terminal_sessions trigger would rewrite updated_at on our UPDATEs.
+        try incoming.execute("DROP TRIGGER IF EXISTS update_terminal_sessions_updated_at")
+        let directories = try incoming.rows("SELECT DISTINCT project_directory FROM sessions").compactMap { $0[0].string }
+        for directory in directories {
+            guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
+            let oldHash = ProjectHash.of(directory), newHash = ProjectHash.of(target)
+            try incoming.execute("UPDATE sessions SET project_directory = ?, project_hash = ? WHERE project_directory = ?",
+                                 [.text(target), .text(newHash), .text(directory)])
+            try incoming.execute("UPDATE project_system_prompts SET project_hash = ? WHERE project_hash = ?", [.text(newHash), .text(oldHash)])
+            moved[directory] = target
+        }
+        let workingDirectories = try incoming.rows("SELECT DISTINCT working_directory FROM terminal_sessions WHERE working_directory IS NOT NULL")
+            .compactMap { $0[0].string }
+        for directory in workingDirectories {
+            guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
+            try incoming.execute("UPDATE terminal_sessions SET working_directory = ? WHERE working_directory = ?", [.text(target), .text(directory)])
+        }
+        try incoming.execute("COMMIT")
+        return moved
+    }
+
+    /// Merges `src` (attached to `db`) into `main`, inside the caller's transaction.
+    func merge(_ db: Connection, outcome: inout MergeOutcome) throws {
+        let targetFacts = try DatabaseFacts(connection: db)
+        let sourceFacts = try DatabaseFacts(connection: db, schemaName: "src")
+        for table in sourceFacts.tables where !Self.sessionTables.contains(table) && !Self.targetOwned.contains(table) {
+            outcome.tablesNotMerged.append(table)
+        }
+        for table in Self.targetOwned where sourceFacts.hasTable(table) && !(includeSettings && table == "app_settings") {
+            outcome.tablesNotMerged.append(table)
+        }
+        var columns: [String: [String]] = [:]
+        for table in Self.sessionTables + ["app_settings"] where sourceFacts.hasTable(table) {
+            guard targetFacts.hasTable(table) else {
+                throw BackupError(.dataError, "the target has no \(table) table, which the archive's sessions need; run `ptc-backup migrate` on it or restore instead")
+            }
+            let targetColumns = try DatabaseFacts.columns(of: table, in: db)
+            let sourceColumns = try DatabaseFacts.columns(of: table, in: db, schemaName: "src")
+            let unknown = sourceColumns.filter { !targetColumns.contains($0) }
+            guard unknown.isEmpty else {
+                throw BackupError(.dataError, "the archive's \(table) has columns the target lacks and this tool cannot add (\(unknown.joined(separator: ", "))): it comes from a newer app; upgrade PlanToCode on this machine first")
+            }
+            columns[table] = sourceColumns
+        }
+
+        // Which sessions come in: new ones, and those in both that the policy gives to the archive.
+        try db.execute("CREATE TEMP TABLE ptc_added (id TEXT PRIMARY KEY); CREATE TEMP TABLE ptc_replaced (id TEXT PRIMARY KEY)")
+        try db.execute("INSERT INTO temp.ptc_added SELECT id FROM src.sessions WHERE id NOT IN (SELECT id FROM main.sessions)")
+        try db.execute("INSERT INTO temp.ptc_replaced SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE \(takeIncoming("s", "t"))")
+        outcome.sessionsAdded = try ids("SELECT id FROM temp.ptc_added ORDER BY id", db)
+        outcome.sessionsUpdated = try ids("SELECT id FROM temp.ptc_replaced ORDER BY id", db)
+        outcome.sessionsSkipped = try ids("SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE s.id NOT IN (SELECT id FROM temp.ptc_replaced) ORDER BY s.id", db)
+        try db.execute("CREATE TEMP TABLE ptc_accepted (id TEXT PRIMARY KEY); INSERT INTO temp.ptc_accepted SELECT id FROM temp.ptc_added UNION SELECT id FROM temp.ptc_replaced")
+
+        // The target's terminal_sessions trigger would rewrite updated_at on every update: set it aside
+        // for the length of the transaction and put it back exactly as it was.
+        let trigger = try db.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'trigger' AND name = 'update_terminal_sessions_updated_at'").string
+        if trigger != nil { try db.execute("DROP TRIGGER main.update_terminal_sessions_updated_at") }
+
+        let q = DatabaseFacts.quote
+        func upsert(_ table: String, key: [String], scope: String, update: String?) throws {
+            guard let cols = columns[table] else { return }
+            let list = cols.map(q).joined(separator: ", ")
+            let keyMatch = key.map { "t.\(q($0)) = s.\(q($0))" }.joined(separator: " AND ")
+            let insert = "INSERT INTO main.\(q(table)) (\(list)) SELECT \(cols.map { "s.\(q($0))" }.joined(separator: ", ")) FROM src.\(q(table)) s WHERE (\(scope)) AND NOT EXISTS (SELECT 1 FROM main.\(q(table)) t WHERE \(keyMatch))"
+            outcome.inserted[table, default: 0] += try run(insert, table: table, key: key, db: db, invalid: &outcome.invalidRows)
+            if let update {
+                let sets = cols.filter { !key.contains($0) }
+                let assign = "(\(sets.map(q).joined(separator: ", "))) = (SELECT \(sets.map { "s.\(q($0))" }.joined(separator: ", ")) FROM src.\(q(table)) s WHERE \(key.map { "s.\(q($0)) = main.\(q(table)).\(q($0))" }.joined(separator: " AND ")))"
+                let statement = "UPDATE main.\(q(table)) SET \(assign) WHERE EXISTS (SELECT 1 FROM src.\(q(table)) s WHERE \(key.map { "s.\(q($0)) = main.\(q(table)).\(q($0))" }.joined(separator: " AND ")) AND (\(update)))"
+                outcome.updated[table, default: 0] += try run(statement, table: table, key: key, db: db, invalid: &outcome.invalidRows)
+            }
+        }
+
+        try upsert("sessions", key: ["id"], scope: "s.id IN (SELECT id FROM temp.ptc_added)", update: "s.id IN (SELECT id FROM temp.ptc_replaced)")
+        try upsert("background_jobs", key: ["id"], scope: "s.session_id IN (SELECT id FROM temp.ptc_accepted)",
+                   update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND main.background_jobs.session_id = s.session_id")
+        if columns["terminal_sessions"]?.contains("job_id") == true {
+            try upsert("terminal_sessions", key: ["id"],
+                       scope: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_accepted))",
+                       update: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_replaced))")
+        }
+        try mergeHistory("task_description_history", content: ["description"], columns: columns, db: db, outcome: &outcome)
+        try mergeHistory("file_selection_history", content: ["included_files", "force_excluded_files"], columns: columns, db: db, outcome: &outcome)
+        try upsert("project_system_prompts", key: ["project_hash", "task_type"],
+                   scope: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted))",
+                   update: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted)) AND \(takeIncoming("s", "main.project_system_prompts"))")
+        if includeSettings {
+            try upsert("app_settings", key: ["key"], scope: "1", update: takeIncoming("s", "main.app_settings"))
+        }
+
+        if let trigger { try db.execute(trigger) }
+        try db.execute("DROP TABLE temp.ptc_added; DROP TABLE temp.ptc_replaced; DROP TABLE temp.ptc_accepted")
+        guard outcome.invalidRows.isEmpty || skipInvalid else {
+            let shown = outcome.invalidRows.prefix(5).joined(separator: "; ")
+            let more = outcome.invalidRows.count > 5 ? " (and \(outcome.invalidRows.count - 5) more)" : ""
+            throw BackupError(.dataError, "\(outcome.invalidRows.count) row(s) of the archive break the target's rules, so nothing was merged: \(shown)\(more); add --skip-invalid to merge the rest")
+        }
+        let violations = try db.rows("PRAGMA main.foreign_key_check")
+        guard violations.isEmpty else {
+            throw BackupError(.dataError, "the merge would leave \(violations.count) foreign key violation(s) in the target (first: \(violations[0][0]) row \(violations[0][1])); nothing was merged")
+        }
+    }
+
+    /// History rows get fresh ids; one already present (same session, created_at and content) is not repeated.
+    private func mergeHistory(_ table: String, content: [String], columns: [String: [String]], db: Connection,
+                              outcome: inout MergeOutcome) throws {
+        guard let cols = columns[table]?.filter({ $0 != "id" }) else { return }
+        let q = DatabaseFacts.quote
+        let same = (["session_id", "created_at"] + content).map { "t.\(q($0)) IS s.\(q($0))" }.joined(separator: " AND ")
+        let insert = """
+            INSERT INTO main.\(q(table)) (\(cols.map(q).joined(separator: ", "))) SELECT \(cols.map { "s.\(q($0))" }.joined(separator: ", "))
+            FROM src.\(q(table)) s WHERE s.session_id IN (SELECT id FROM temp.ptc_accepted)
+            AND NOT EXISTS (SELECT 1 FROM main.\(q(table)) t WHERE \(same)) ORDER BY s.id
+            """
+        outcome.inserted[table, default: 0] += try run(insert, table: table, key: ["id"], db: db, invalid: &outcome.invalidRows)
+    }
+
+    /// SQL that is true when the policy takes the archive's row `s` over the target's `t`.
+    private func takeIncoming(_ s: String, _ t: String) -> String {
+        switch policy {
+        case .skip: return "0"
+        case .replace: return "1"
+        case .newer: return "\(Timestamp.secondsSQL("\(s).updated_at")) > \(Timestamp.secondsSQL("\(t).updated_at"))"
+        }
+    }
+
+    private func ids(_ sql: String, _ db: Connection) throws -> [String] {
+        try db.rows(sql).compactMap { $0[0].string }
+    }
+
+    /// Runs a bulk statement. When a row breaks one of the target's constraints, runs it again row by
+    /// row (by rowid of the archive's table) to name every such row, skipping them.
+    private func run(_ sql: String, table: String, key: [String], db: Connection, invalid: inout [String]) throws(SQLiteError) -> Int64 {
+        try db.execute("SAVEPOINT ptc_bulk")
+        do {
+            try db.execute(sql)
+            let changed = db.changes
+            try db.execute("RELEASE ptc_bulk")
+            return changed
+        } catch {
+            guard error.isConstraint else { throw error }
+            try db.execute("ROLLBACK TO ptc_bulk")
+            try db.execute("RELEASE ptc_bulk")
+        }
+        // One row at a time: the same statement narrowed to one archive row.
+        let q = DatabaseFacts.quote
+        let narrowed = sql.replacingOccurrences(of: "FROM src.\(q(table)) s WHERE", with: "FROM src.\(q(table)) s WHERE s.rowid = ?1 AND")
+        let rowids = try db.rows("SELECT rowid, \(key.map { q($0) }.joined(separator: " || '/' || ")) FROM src.\(q(table))")
+        var changed: Int64 = 0
+        for row in rowids {
+            try db.execute("SAVEPOINT ptc_row")
+            do {
+                try db.execute(narrowed, [row[0]])
+                changed += db.changes
+                try db.execute("RELEASE ptc_row")
+            } catch {
+                guard error.isConstraint else { throw error }
+                try db.execute("ROLLBACK TO ptc_row")
+                try db.execute("RELEASE ptc_row")
+                invalid.append("\(table) \(row[1]): \(error.message)")
+            }
+        }
+        return changed
+    }
+}
