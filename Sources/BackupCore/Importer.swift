@@ -124,8 +124,10 @@ public struct Importer: Sendable {
     /// Merges the (migrated, private) copy `incoming` into `target` in one transaction; rolled back for a dry run.
     private func merge(incoming: String, into target: String, manifest: Manifest, migrations: [String],
                        options: ImportOptions) throws -> ImportReport {
+        let targetVersion = FileSystem.exists(target) ? (try? Self.appVersion(of: target)) ?? nil : nil
         let merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
-                            skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now)
+                            skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
+                            archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion)
         var outcome = MergeOutcome()
         let tables: [Manifest.Table]
         do {
@@ -171,6 +173,13 @@ public struct Importer: Sendable {
                              tablesNotMerged: outcome.tablesNotMerged, remapped: outcome.remapped,
                              targetMigrations: outcome.targetMigrations)
         return report
+    }
+
+    /// `app_version` from the database's key_value_store, when it has one.
+    static func appVersion(of path: String) throws -> String? {
+        let db = try Connection(path: path, mode: .readOnly)
+        defer { try? db.close() }
+        return try DatabaseFacts.versionMarkers(db, facts: try DatabaseFacts(connection: db)).app
     }
 
     /// Saves `database` as a full archive beside it, named `<file>.<reason>-<UTC time>.tar.zst`.

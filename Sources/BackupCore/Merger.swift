@@ -69,6 +69,9 @@ struct Merger {
     var skipInvalid: Bool
     var dryRun: Bool
     var now: Date
+    /// For messages: the app versions of the archive and of the target.
+    var archiveAppVersion: String?
+    var targetAppVersion: String?
 
     /// Session data merged per session, in dependency order.
     static let sessionTables = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
@@ -121,7 +124,7 @@ struct Merger {
             let sourceColumns = try DatabaseFacts.columns(of: table, in: db, schemaName: "src")
             let unknown = sourceColumns.filter { !targetColumns.contains($0) }
             guard unknown.isEmpty else {
-                throw BackupError(.dataError, "the archive's \(table) has columns the target lacks and this tool cannot add (\(unknown.joined(separator: ", "))): it comes from a newer app; upgrade PlanToCode on this machine first")
+                throw BackupError(.dataError, "the archive's \(table) has columns the target lacks and this tool cannot add (\(unknown.joined(separator: ", "))): the archive was written by app \(archiveAppVersion ?? "unknown"), the target is app \(targetAppVersion ?? "unknown"); upgrade PlanToCode on this machine first")
             }
             columns[table] = sourceColumns
         }

@@ -197,3 +197,57 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         try after.close()
     }
 }
+
+/// Archives with a symbolic link or an entry larger than its manifest says, built with Python's tarfile
+/// and the zstd tool (this project's own writer only writes regular files).
+@Suite struct HostileArchiveTests {
+    func craft(_ kind: String, from archive: String, in dir: TemporaryDirectory) throws -> String {
+        let entries = try ArchiveFixture.entries(of: archive)
+        try Data(entries[0].bytes).write(to: URL(fileURLWithPath: dir.file("manifest.json")))
+        try Data(entries[1].bytes).write(to: URL(fileURLWithPath: dir.file("appdata.db")))
+        let out = dir.file("\(kind).tar.zst")
+        let script = """
+            import io, json, subprocess, sys, tarfile
+            kind, folder, out = sys.argv[1], sys.argv[2], sys.argv[3]
+            manifest = json.load(open(folder + '/manifest.json'))
+            db = open(folder + '/appdata.db', 'rb').read()
+            if kind == 'oversized':
+                manifest['entries'][0]['size'] = len(db) - 4096
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode='w', format=tarfile.PAX_FORMAT) as tar:
+                data = json.dumps(manifest).encode()
+                info = tarfile.TarInfo('manifest.json'); info.size = len(data); tar.addfile(info, io.BytesIO(data))
+                if kind == 'symlink':
+                    link = tarfile.TarInfo('appdata.db'); link.type = tarfile.SYMTYPE; link.linkname = '/etc/passwd'
+                    tar.addfile(link)
+                else:
+                    info = tarfile.TarInfo('appdata.db'); info.size = len(db); tar.addfile(info, io.BytesIO(db))
+            subprocess.run(['zstd', '-q', '-f', '-o', out], input=raw.getvalue(), check=True)
+            """
+        let result = try Binary.run("/usr/bin/env", ["python3", "-c", script, kind, dir.path, out])
+        guard result.status == 0 else { throw TestFailure("crafting \(kind): \(result.stderr)") }
+        return out
+    }
+
+    @Test(arguments: ["symlink", "oversized"])
+    func isRefusedAndTheTargetIsUntouched(kind: String) throws {
+        let dir = TemporaryDirectory("hostile")
+        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 200_000, seed: 51)
+        let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: 52)
+        let db = try Connection(path: existing.path, mode: .readWrite)
+        try db.execute("PRAGMA journal_mode=DELETE")
+        try db.close()
+        let archive = try #require(try runExport(incoming.path, into: dir).archivePath)
+        let hostile = try craft(kind, from: archive, in: dir)
+        let problems = try Verifier().verify(hostile).problems
+        #expect(problems.contains { $0.contains("appdata.db") && ($0.contains("symbolicLink") || $0.contains("bytes")) }, "\(problems)")
+        let before = try fileBytes(existing.path)
+        for mode in [ImportOptions.Mode.merge, .restore] {
+            var options = importOptions(hostile, into: existing.path, force: true)
+            options.mode = mode
+            let error = #expect(throws: BackupError.self) { try Importer().run(options) }
+            #expect(error?.code == .dataError)
+        }
+        #expect(try fileBytes(existing.path) == before)
+    }
+}
