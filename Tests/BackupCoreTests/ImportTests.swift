@@ -4,6 +4,7 @@ import BackupSQLite
 import BackupTestSupport
 import Foundation
 import PlanToCodeSchema
+import SampleGenerator
 import Testing
 
 func importOptions(_ archive: String, into target: String, force: Bool = false, dryRun: Bool = false) -> ImportOptions {
@@ -17,6 +18,18 @@ func importOptions(_ archive: String, into target: String, force: Bool = false, 
 }
 
 func fileBytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+/// An archive of one generated database, and a second generated database to import into, in
+/// rollback-journal mode so that its file's bytes are all of its content.
+func archiveAndTarget(in dir: TemporaryDirectory, seeds: (UInt64, UInt64)) throws -> (archive: String, target: SampleGenerator.Summary) {
+    let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 250_000, seed: seeds.0)
+    let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: seeds.1)
+    let db = try Connection(path: existing.path, mode: .readWrite)
+    try db.execute("PRAGMA journal_mode=DELETE")
+    try db.close()
+    guard let archive = try runExport(incoming.path, into: dir).archivePath else { throw TestFailure("no archive written") }
+    return (archive, existing)
+}
 
 /// A database with the current schema's columns, to compare migrated ones against.
 func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] {
@@ -139,12 +152,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
     @Test(arguments: ["flip", "truncate", "traversal", "lying-manifest"])
     func aBadArchiveLeavesTheTargetByteIdentical(damage: String) throws {
         let dir = TemporaryDirectory("restore")
-        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 300_000, seed: 5)
-        let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: 6)
-        let db = try Connection(path: existing.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
-        let archive = try #require(try runExport(incoming.path, into: dir).archivePath)
+        let (archive, existing) = try archiveAndTarget(in: dir, seeds: (5, 6))
         switch damage {
         case "flip":
             var bytes = try [UInt8](fileBytes(archive))
@@ -232,12 +240,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
     @Test(arguments: ["symlink", "oversized"])
     func isRefusedAndTheTargetIsUntouched(kind: String) throws {
         let dir = TemporaryDirectory("hostile")
-        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 200_000, seed: 51)
-        let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: 52)
-        let db = try Connection(path: existing.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
-        let archive = try #require(try runExport(incoming.path, into: dir).archivePath)
+        let (archive, existing) = try archiveAndTarget(in: dir, seeds: (51, 52))
         let hostile = try craft(kind, from: archive, in: dir)
         let problems = try Verifier().verify(hostile).problems
         #expect(problems.contains { $0.contains("appdata.db") && ($0.contains("symbolicLink") || $0.contains("bytes")) }, "\(problems)")
