@@ -127,7 +127,7 @@ public struct Importer: Sendable {
         let targetVersion = FileSystem.exists(target) ? (try? Self.appVersion(of: target)) ?? nil : nil
         let merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
                             skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
-                            archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion)
+                            archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
         var outcome = MergeOutcome()
         let tables: [Manifest.Table]
         do {
