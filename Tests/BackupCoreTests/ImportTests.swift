@@ -179,7 +179,8 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         #expect(!FileManager.default.fileExists(atPath: (dir.path as NSString).deletingLastPathComponent + "/escape.db"))
     }
 
-    @Test func aLockedTargetIsATemporaryFailureAndUnchanged() throws {
+    @Test(arguments: [ImportOptions.Mode.restore, .merge])
+    func aLockedTargetIsATemporaryFailureAndUnchanged(mode: ImportOptions.Mode) throws {
         let dir = TemporaryDirectory("restore")
         let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 200_000, seed: 7)
         let archive = try #require(try runExport(incoming.path, into: dir).archivePath)
@@ -195,6 +196,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
             """, target, dir.file("locked")])
         while !FileManager.default.fileExists(atPath: dir.file("locked")) { usleep(10_000) }
         var options = importOptions(archive, into: target)
+        options.mode = mode
         options.busyTimeout = 200
         let error = #expect(throws: BackupError.self) { try Importer().run(options) }
         holder.kill(SIGTERM)

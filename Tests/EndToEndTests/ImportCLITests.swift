@@ -37,21 +37,34 @@ import Testing
     }
 
     /// The import killed at any moment leaves the target as it was or as the archive has it, never a mix.
-    @Test func killedAtAnyPointLeavesTheTargetWholeAndCheckable() throws {
+    @Test(arguments: ["restore", "merge"])
+    func killedAtAnyPointLeavesTheTargetWholeAndCheckable(mode: String) throws {
         let dir = TemporaryDirectory("import-kill")
         let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 8_000_000, seed: 21, maxTerminalLog: 1_000_000)
         let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 3_000_000, seed: 22)
         let archive = dir.file("in.tar.zst")
         #expect(try ptc(["export", "--db", incoming.path, "--output", archive, "--quiet"]).status == 0)
+        let pristine = dir.file("pristine.db")
+        try FileManager.default.copyItem(atPath: existing.path, toPath: pristine)
         let before = try TableDigest.digests(of: existing.path)
-        let after = try TableDigest.digests(of: incoming.path)
+        let after: [String: String]
         let started = Date()
-        let probe = try ptc(["import", archive, "--db", dir.file("probe.db"), "--mode", "restore", "--quiet"])
-        #expect(probe.status == 0)
+        let probe = try ptc(["import", archive, "--db", dir.file("probe.db"), "--mode", mode, "--quiet"])
+        #expect(probe.status == 0, "\(probe.stderr)")
+        // What the target holds after a whole import: the archive's content, or for a merge, that of a
+        // merge into the same target done to the end.
+        if mode == "restore" {
+            after = try TableDigest.digests(of: incoming.path)
+        } else {
+            try FileManager.default.copyItem(atPath: existing.path, toPath: dir.file("merged.db"))
+            #expect(try ptc(["import", archive, "--db", dir.file("merged.db"), "--quiet"]).status == 0)
+            after = try TableDigest.digests(of: dir.file("merged.db"))
+        }
         let duration = Date().timeIntervalSince(started) + 0.5 // the safety archive adds a little
         var outcomes: Set<String> = []
         for attempt in 0..<8 {
-            let process = try Binary.start(Binary.ptcBackup, ["import", archive, "--db", existing.path, "--mode", "restore", "--force", "--quiet"])
+            let process = try Binary.start(Binary.ptcBackup, ["import", archive, "--db", existing.path, "--mode", mode, "--quiet"]
+                                           + (mode == "restore" ? ["--force"] : []))
             usleep(useconds_t(duration * Double(attempt) / 8 * 1_000_000))
             process.kill(SIGKILL)
             _ = try process.wait()
@@ -66,10 +79,31 @@ import Testing
                 for name in saved { try FileManager.default.removeItem(atPath: dir.file(name)) }
                 try FileManager.default.removeItem(atPath: existing.path)
                 for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: existing.path + suffix) }
-                try Fixtures.database(in: dir, name: "target.db", bytes: 3_000_000, seed: 22)
+                try FileManager.default.copyItem(atPath: pristine, toPath: existing.path)
             }
             for name in dir.contents() where name.hasPrefix(".") { try? FileManager.default.removeItem(atPath: dir.file(name)) }
         }
         #expect(outcomes.contains("old"))
+    }
+
+    /// A merge that runs out of room (a file-size limit stands in for a full disk) changes nothing.
+    @Test func aMergeThatRunsOutOfRoomChangesNothing() throws {
+        let dir = TemporaryDirectory("import-full")
+        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 1_500_000, seed: 61, maxTerminalLog: 100_000)
+        let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 1_500_000, seed: 62, maxTerminalLog: 100_000)
+        let archive = dir.file("in.tar.zst")
+        #expect(try ptc(["export", "--db", incoming.path, "--output", archive, "--quiet"]).status == 0)
+        // Rollback-journal mode, so the commit has to grow the database file itself.
+        #expect(try Binary.run("/usr/bin/env", ["sqlite3", existing.path, "PRAGMA journal_mode=DELETE"]).stdout == "delete\n")
+        let sizes = [incoming.path, existing.path].map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 }
+        let limitKiB = (max(sizes[0], sizes[1]) + 300_000) / 1024   // each file fits; the merged target does not
+        let before = try TableDigest.digests(of: existing.path)
+        let result = try Binary.run("/bin/bash", ["-c", "ulimit -f \(limitKiB); exec \"$0\" \"$@\"", Binary.ptcBackup,
+                                                  "import", archive, "--db", existing.path, "--temp-dir", dir.path])
+        #expect(result.status == 74, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("ptc-backup: error: "))
+        #expect(try TableDigest.digests(of: existing.path) == before)
+        let check = try Binary.run("/usr/bin/env", ["sqlite3", existing.path, "PRAGMA integrity_check"])
+        #expect(check.stdout == "ok\n")
     }
 }
