@@ -62,41 +62,50 @@ public struct Importer: Sendable {
             throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
         }
 
-        // 1. Verify, and keep the archive's database in a private folder.
+        // 1. Verify every entry, and keep the archive's database in a private folder.
         var verifier = Verifier(logger: logger, progress: progress)
         verifier.temporaryDirectory = options.temporaryDirectory
         let workspace = try verifier.makeWorkspace()
         defer { try? FileManager.default.removeItem(atPath: workspace) }
-        let outcome = try verifier.extract(options.archivePath, into: workspace)
-        guard outcome.ok, let incoming = outcome.databasePath else {
-            let more = outcome.problems.count > 1 ? " (and \(outcome.problems.count - 1) more)" : ""
-            throw BackupError(.dataError, "\(options.archivePath) fails verification, nothing was changed: \(outcome.problems.first ?? "no database in the archive")\(more)")
-        }
+        let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
+        guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
 
-        // 2. Bring the archive's copy to the current schema.
+        // 2. Check the database itself (integrity_check, foreign_key_check, row counts). When the copy
+        //    needs no migration, the check runs while the import works, and the import commits only
+        //    once it has passed; a migration writes to the copy, so it waits for the check.
+        let check = DatabaseCheck(verifier: verifier, database: incoming, manifest: outcome.manifest, archive: options.archivePath)
+        defer { _ = try? check.wait() }
         let migrations: [String]
-        let incomingTables: [Manifest.Table]
         do {
-            let db = try Connection(path: incoming, mode: .readWrite)
-            try db.execute("PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE")
+            let plan: Migrator.Plan
             do {
-                migrations = try Migrator.apply(db, now: options.now)
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
+                let db = try Connection(path: incoming, mode: .readOnly)
+                plan = try Migrator.plan(db)
+                try db.close()
             }
-            incomingTables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
-            try db.close()
+            if !plan.isCurrent {
+                try check.wait()
+                let db = try Connection(path: incoming, mode: .readWrite)
+                try db.execute("PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE")
+                do {
+                    migrations = try Migrator.apply(db, now: options.now)
+                    try db.execute("COMMIT")
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+                try db.close()
+                logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
+            } else {
+                migrations = []
+            }
         } catch let error as SQLiteError {
             throw BackupError.sqlite(error, "migrating the archive's database", path: options.archivePath)
         }
-        if !migrations.isEmpty {
-            logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
-        }
 
         if options.mode == .merge {
-            return try merge(incoming: incoming, into: target, manifest: outcome.manifest, migrations: migrations, options: options)
+            return try merge(incoming: incoming, into: target, manifest: outcome.manifest, migrations: migrations,
+                             check: check, options: options)
         }
 
         // 3. What the target holds now.
@@ -107,23 +116,35 @@ public struct Importer: Sendable {
         }
         var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
                                   safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions.count,
-                                  replacedSessions: held.sessions, tables: incomingTables)
-        guard !options.dryRun else { return report }
+                                  replacedSessions: held.sessions, tables: [])
+        guard !options.dryRun else {
+            report.tables = try check.wait()
+            return report
+        }
 
         // 4. Save what the target holds.
         if existing && held.rows > 0 {
             report.safetyArchive = try saveSafetyArchive(of: target, reason: "before-restore", options: options)
         }
 
-        // 5. Copy in, in one transaction.
-        try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress)
+        // 5. Copy in, in one transaction that commits only once the check has passed.
+        do {
+            try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress) {
+                report.tables = try check.wait()
+            }
+        } catch {
+            // The target is as it was, so the archive of it made a moment ago is only clutter.
+            if let safety = report.safetyArchive { unlink(safety) }
+            throw error
+        }
+        try Self.quickCheck(target, busyTimeout: options.busyTimeout)
         logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
         return report
     }
 
     /// Merges the (migrated, private) copy `incoming` into `target` in one transaction; rolled back for a dry run.
     private func merge(incoming: String, into target: String, manifest: Manifest, migrations: [String],
-                       options: ImportOptions) throws -> ImportReport {
+                       check: DatabaseCheck, options: ImportOptions) throws -> ImportReport {
         let targetVersion = FileSystem.exists(target) ? (try? Self.appVersion(of: target)) ?? nil : nil
         let merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
                             skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
@@ -141,7 +162,9 @@ public struct Importer: Sendable {
         do {
             let db = try Connection(path: target, mode: existed ? .readWrite : .readWriteCreate, busyTimeout: options.busyTimeout)
             defer { if !existed && options.dryRun { try? FileManager.default.removeItem(atPath: target) } }
-            try db.execute("PRAGMA foreign_keys=ON")
+            // Off, so that whole tables can move in bulk; the merge only brings children whose parents
+            // are in the target, and checks the keys before it commits.
+            try db.execute("PRAGMA foreign_keys=OFF")
             try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
             try db.execute("BEGIN IMMEDIATE")
             do {
@@ -152,6 +175,7 @@ public struct Importer: Sendable {
                 }
                 try merger.merge(db, outcome: &outcome)
                 tables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
+                _ = try check.wait()
                 try db.execute(options.dryRun ? "ROLLBACK" : "COMMIT")
             } catch {
                 try? db.execute("ROLLBACK")
@@ -173,6 +197,26 @@ public struct Importer: Sendable {
                              tablesNotMerged: outcome.tablesNotMerged, remapped: outcome.remapped,
                              targetMigrations: outcome.targetMigrations)
         return report
+    }
+
+    /// `quick_check` of the target after a restore.
+    static func quickCheck(_ target: String, busyTimeout: Int32) throws {
+        let results: [String]
+        do {
+            let db = try Connection(path: target, mode: .readOnly, busyTimeout: busyTimeout)
+            results = try db.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+            try db.close()
+        } catch {
+            throw BackupError.sqlite(error, "checking the target after the restore", path: target)
+        }
+        guard results == ["ok"] else {
+            throw BackupError(.ioError, "\(target) fails quick_check after the restore: \(results.prefix(3).joined(separator: "; "))")
+        }
+    }
+
+    static func failedVerification(_ archive: String, _ problems: [String]) -> BackupError {
+        let more = problems.count > 1 ? " (and \(problems.count - 1) more)" : ""
+        return BackupError(.dataError, "\(archive) fails verification, nothing was changed: \(problems.first ?? "no database in the archive")\(more)")
     }
 
     /// `app_version` from the database's key_value_store, when it has one.
@@ -216,22 +260,51 @@ public struct Importer: Sendable {
     /// Replaces the content of `target` with that of `source` through the online backup API, in one step
     /// (one write transaction on the target). Works while the target has `-wal`/`-shm` files and other
     /// connections; they see the new state after the commit.
-    static func copy(from source: String, into target: String, busyTimeout: Int32, progress: ProgressHandler?) throws {
+    static func copy(from source: String, into target: String, busyTimeout: Int32, progress: ProgressHandler?,
+                     beforeCommit: @escaping () throws -> Void) throws {
         do {
             let from = try Connection(path: source, mode: .readOnly)
             let into = try Connection(path: target, mode: .readWriteCreate, busyTimeout: busyTimeout)
-            try from.backup(to: into, pagesPerStep: -1) { step in
+            // The target stays write-locked from the first step to the last; nothing is visible before the
+            // last one commits, and a failure before then rolls the target back.
+            try from.backup(to: into, pagesPerStep: 16_384, progress: { step in
                 progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
-            }
-            let check = try into.rows("PRAGMA quick_check").compactMap { $0.first?.string }
-            guard check == ["ok"] else {
-                throw BackupError(.ioError, "\(target) fails quick_check after the restore: \(check.prefix(3).joined(separator: "; "))")
-            }
+            }, beforeFinalStep: beforeCommit)
             try into.close()
             try from.close()
         } catch let error as SQLiteError {
             throw BackupError.sqlite(error, "restoring into the target", path: target)
         }
+    }
+}
+
+/// ``Verifier/checkDatabase(_:manifest:problems:)`` of an extracted archive database, on its own thread.
+final class DatabaseCheck: @unchecked Sendable {
+    private let task: BackgroundTask
+    private let result = Box()
+    private let archive: String
+
+    private final class Box: @unchecked Sendable {
+        var problems: [String] = []
+        var tables: [Manifest.Table] = []
+    }
+
+    init(verifier: Verifier, database: String, manifest: Manifest, archive: String) {
+        self.archive = archive
+        let result = result
+        task = BackgroundTask {
+            var problems: [String] = []
+            result.tables = verifier.checkDatabase(database, manifest: manifest, problems: &problems)
+            result.problems = problems
+        }
+    }
+
+    /// Waits for the check; returns the database's row counts.
+    /// - Throws: ``BackupError`` `dataError` naming the problems found.
+    func wait() throws -> [Manifest.Table] {
+        try task.wait()
+        guard result.problems.isEmpty else { throw Importer.failedVerification(archive, result.problems) }
+        return result.tables
     }
 }
 

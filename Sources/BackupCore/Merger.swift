@@ -148,6 +148,7 @@ struct Merger {
         let q = DatabaseFacts.quote
         func upsert(_ table: String, key: [String], scope: String, update: String?) throws {
             guard let cols = columns[table] else { return }
+            if try copyWhole(table, scope: scope, columns: cols, db: db, outcome: &outcome) { return }
             let list = cols.map(q).joined(separator: ", ")
             let keyMatch = key.map { "t.\(q($0)) = s.\(q($0))" }.joined(separator: " AND ")
             // {ROW} is where run(_:) narrows a statement to one archive row when a bulk one fails.
@@ -165,11 +166,14 @@ struct Merger {
         }
 
         try upsert("sessions", key: ["id"], scope: "s.id IN (SELECT id FROM temp.ptc_added)", update: "s.id IN (SELECT id FROM temp.ptc_replaced)")
-        try upsert("background_jobs", key: ["id"], scope: "s.session_id IN (SELECT id FROM temp.ptc_accepted)",
+        // Children come only with parents that are in the target now (a parent the target refused
+        // keeps its children out), so no key can dangle.
+        let acceptedInTarget = "(SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))"
+        try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(acceptedInTarget)",
                    update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND t.session_id = s.session_id")
         if columns["terminal_sessions"]?.contains("job_id") == true {
             try upsert("terminal_sessions", key: ["id"],
-                       scope: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_accepted))",
+                       scope: "s.job_id IN (SELECT id FROM main.background_jobs WHERE session_id IN \(acceptedInTarget))",
                        update: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_replaced))")
         }
         try mergeHistory("task_description_history", content: ["description"], columns: columns, db: db, outcome: &outcome)
@@ -182,11 +186,41 @@ struct Merger {
         }
 
         if let trigger { try db.execute(trigger) }
+        for table in Self.sessionTables where targetFacts.hasTable(table) {
+            let violations = try db.rows("PRAGMA main.foreign_key_check(\(q(table)))")
+            guard violations.isEmpty else {
+                throw BackupError(.dataError, "the merge would leave \(violations.count) row(s) of \(table) without their parent (first: rowid \(violations[0][1]) → \(violations[0][2])); nothing was merged")
+            }
+        }
         try db.execute("DROP TABLE temp.ptc_added; DROP TABLE temp.ptc_replaced; DROP TABLE temp.ptc_accepted")
         guard outcome.invalidRows.isEmpty || skipInvalid else {
             let shown = outcome.invalidRows.prefix(5).joined(separator: "; ")
             let more = outcome.invalidRows.count > 5 ? " (and \(outcome.invalidRows.count - 5) more)" : ""
             throw BackupError(.dataError, "\(outcome.invalidRows.count) row(s) of the archive break the target's rules, so nothing was merged: \(shown)\(more); add --skip-invalid to merge the rest")
+        }
+    }
+
+    /// Copies a whole table in one `INSERT INTO t SELECT * FROM src.t`, which SQLite can move as whole
+    /// records, when the target's table is empty, everything in the archive's is in scope, and both have
+    /// the same columns in the same order. Returns false when that does not hold or a row is refused (the
+    /// caller then merges row-wise, which names the refused rows).
+    private func copyWhole(_ table: String, scope: String, columns: [String], db: Connection, outcome: inout MergeOutcome) throws -> Bool {
+        let q = DatabaseFacts.quote
+        guard try DatabaseFacts.columns(of: table, in: db) == columns,
+              try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM main.\(q(table)))").int64 == 1,
+              try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM src.\(q(table)) s WHERE (\(scope)) IS NOT 1)").int64 == 1 else { return false }
+        try db.execute("SAVEPOINT ptc_whole")
+        do {
+            try db.execute("INSERT INTO main.\(q(table)) SELECT * FROM src.\(q(table))")
+            outcome.inserted[table, default: 0] += db.changes
+            try db.execute("RELEASE ptc_whole")
+            logger.debug("copied a whole table", metadata: ["table": "\(table)", "rows": "\(outcome.inserted[table] ?? 0)"])
+            return true
+        } catch {
+            guard error.isConstraint else { throw error }
+            try db.execute("ROLLBACK TO ptc_whole")
+            try db.execute("RELEASE ptc_whole")
+            return false
         }
     }
 
@@ -198,7 +232,7 @@ struct Merger {
         let same = (["session_id", "created_at"] + content).map { "t.\(q($0)) IS s.\(q($0))" }.joined(separator: " AND ")
         let insert = """
             INSERT INTO main.\(q(table)) (\(cols.map(q).joined(separator: ", "))) SELECT \(cols.map { "s.\(q($0))" }.joined(separator: ", "))
-            FROM src.\(q(table)) s WHERE {ROW} s.session_id IN (SELECT id FROM temp.ptc_accepted)
+            FROM src.\(q(table)) s WHERE {ROW} s.session_id IN (SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))
             AND NOT EXISTS (SELECT 1 FROM main.\(q(table)) t WHERE \(same)) ORDER BY s.id
             """
         outcome.inserted[table, default: 0] += try run(insert, table: table, key: ["id"], db: db, invalid: &outcome.invalidRows)

@@ -48,6 +48,19 @@ public struct Verifier: Sendable {
     /// `workspace` (a private folder the caller owns and removes): `outcome.databasePath`.
     /// - Throws: as ``verify(_:)``.
     public func extract(_ path: String, into workspace: String) throws -> Outcome {
+        var outcome = try extractEntries(path, into: workspace)
+        if let database = outcome.databasePath {
+            outcome.tables = checkDatabase(database, manifest: outcome.manifest, problems: &outcome.problems)
+            if !outcome.ok { outcome.databasePath = nil }
+        }
+        logger.info("verified", metadata: ["archive.path": "\(path)", "verify.problems": "\(outcome.problems.count)"])
+        return outcome
+    }
+
+    /// The first half of ``extract(_:into:)``: every entry's size and SHA-256, the database written to
+    /// `workspace`. The database itself is not checked yet: call ``checkDatabase(_:manifest:problems:)``
+    /// before trusting it (an import runs that check while it works, and commits only if it passes).
+    public func extractEntries(_ path: String, into workspace: String) throws -> Outcome {
         let (reader, manifest) = try ArchiveContents.open(path)
         defer { reader.close() }
 
@@ -129,18 +142,15 @@ public struct Verifier: Sendable {
         for entry in manifest.entries where !seen.contains(entry.path) && !problems.contains(where: { $0.contains("'\(entry.path)'") }) {
             problems.append("entry '\(entry.path)' listed in the manifest is missing from the archive")
         }
-        var tables: [Manifest.Table] = []
-        if let databasePath {
-            tables = checkDatabase(databasePath, manifest: manifest, problems: &problems)
-        } else if !manifest.entries.contains(where: { $0.path == Manifest.databaseEntryName }) {
+        if databasePath == nil && !manifest.entries.contains(where: { $0.path == Manifest.databaseEntryName }) {
             problems.append("the manifest lists no \(Manifest.databaseEntryName)")
         }
-        logger.info("verified", metadata: ["archive.path": "\(path)", "verify.problems": "\(problems.count)"])
-        return Outcome(manifest: manifest, problems: problems, tables: tables, databasePath: problems.isEmpty ? databasePath : nil)
+        return Outcome(manifest: manifest, problems: problems, tables: [], databasePath: problems.isEmpty ? databasePath : nil)
     }
 
-    /// `integrity_check`, `foreign_key_check`, and row counts against the manifest.
-    private func checkDatabase(_ path: String, manifest: Manifest, problems: inout [String]) -> [Manifest.Table] {
+    /// `integrity_check`, `foreign_key_check`, and row counts against the manifest, of the database at
+    /// `path`; appends what is wrong to `problems` and returns the row counts found.
+    public func checkDatabase(_ path: String, manifest: Manifest, problems: inout [String]) -> [Manifest.Table] {
         do {
             let db = try Connection(path: path, mode: .readOnly)
             defer { try? db.close() }

@@ -20,9 +20,12 @@ extension Connection {
     ///   - destination: the connection written to; it must not be used by anyone else meanwhile.
     ///   - pagesPerStep: pages per `sqlite3_backup_step`, or -1 for all at once.
     ///   - progress: called after each step.
-    /// - Throws: ``SQLiteError``.
+    ///   - beforeFinalStep: called once, just before the step that will copy the last pages and commit
+    ///     the destination; throwing from it abandons the backup, and the destination is rolled back.
+    /// - Throws: ``SQLiteError``, or what the closures throw.
     public func backup(to destination: Connection, pagesPerStep: Int32 = -1,
-                       progress: (BackupProgress) throws -> Void = { _ in }) throws {
+                       progress: (BackupProgress) throws -> Void = { _ in },
+                       beforeFinalStep: (() throws -> Void)? = nil) throws {
         guard let backup = sqlite3_backup_init(destination.db, "main", db, "main") else {
             throw SQLiteError(code: sqlite3_extended_errcode(destination.db), db: destination.db,
                               context: "starting the online backup of \(path)")
@@ -30,8 +33,23 @@ extension Connection {
         var finished = false
         defer { if !finished { sqlite3_backup_finish(backup) } }
         var steps = 0
+        var gate = beforeFinalStep
+        var startedCode: Int32?
+        if gate != nil {
+            // A step of no pages starts the copy and learns the page count, so that the final step is known.
+            let rc = sqlite3_backup_step(backup, 0)
+            guard rc == SQLITE_OK || rc == SQLITE_DONE else {
+                throw SQLiteError(code: rc, db: destination.db, context: "starting the online backup of \(path)")
+            }
+            if rc == SQLITE_DONE { startedCode = rc } // an empty source: nothing to copy
+        }
         while true {
-            let rc = sqlite3_backup_step(backup, pagesPerStep)
+            if let pending = gate, startedCode != nil || pagesPerStep < 0 || Int(sqlite3_backup_remaining(backup)) <= Int(pagesPerStep) {
+                try pending()
+                gate = nil
+            }
+            let rc = startedCode ?? sqlite3_backup_step(backup, pagesPerStep)
+            startedCode = nil
             steps += 1
             let total = Int(sqlite3_backup_pagecount(backup))
             let remaining = Int(sqlite3_backup_remaining(backup))
