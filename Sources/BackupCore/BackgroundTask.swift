@@ -58,3 +58,79 @@ final class SnapshotChecks: @unchecked Sendable {
         var value = ""
     }
 }
+
+/// Hashes a stream on a thread of its own while the caller goes on reading: the caller fills buffers
+/// with ``fill(_:)`` and gets the SHA-256 from ``finish()``. A few buffers circulate, so the reader and
+/// the hasher overlap without either holding more than a few MiB.
+final class HashingPipe: @unchecked Sendable {
+    private let slots: [UnsafeMutableRawBufferPointer]
+    private var lengths: [Int]
+    private let free: DispatchSemaphore
+    private let filled = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private var produce = 0
+    private var digest: String?
+    private var finished = false
+
+    init(slots count: Int = 4, size: Int = 1 << 20) {
+        slots = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096) }
+        lengths = Array(repeating: 0, count: count)
+        // Created at 0 and signalled up: libdispatch traps when a semaphore goes away below the value
+        // it was created with, and finish() keeps one permit.
+        free = DispatchSemaphore(value: 0)
+        for _ in 0..<count { free.signal() }
+        let thread = Thread { [self] in
+            let hasher = SHA256()
+            var consume = 0
+            while true {
+                filled.wait()
+                let n = lengths[consume]
+                if n < 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: slots[consume][0..<n]))
+                consume = (consume + 1) % slots.count
+                free.signal()
+            }
+            digest = hasher.finalize()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    deinit {
+        _ = finish()
+        for slot in slots { slot.deallocate() }
+    }
+
+    /// Hands `body` a free buffer to fill; what it reports filled (its return value) is hashed.
+    /// Returns that count. A count of 0, or a throw, gives the buffer back unhashed.
+    func fill(_ body: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows -> Int {
+        free.wait()
+        let n: Int
+        do {
+            n = try body(slots[produce])
+        } catch {
+            free.signal()
+            throw error
+        }
+        guard n > 0 else {
+            free.signal()
+            return 0
+        }
+        lengths[produce] = n
+        produce = (produce + 1) % slots.count
+        filled.signal()
+        return n
+    }
+
+    /// Waits for everything handed over to be hashed; returns the digest. Safe to call more than once.
+    func finish() -> String {
+        if !finished {
+            finished = true
+            free.wait()
+            lengths[produce] = -1
+            filled.signal()
+            done.wait()
+        }
+        return digest ?? ""
+    }
+}

@@ -84,7 +84,7 @@ public struct Importer: Sendable {
                 try db.close()
             }
             if !plan.isCurrent {
-                try check.wait()
+                _ = try check.wait()
                 let db = try Connection(path: incoming, mode: .readWrite)
                 try db.execute("PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE")
                 do {

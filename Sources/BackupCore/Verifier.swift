@@ -70,10 +70,8 @@ public struct Verifier: Sendable {
         let expected = Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         let totalBytes = manifest.entries.reduce(0) { $0 + $1.size }
         var doneBytes: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
 
-        readLoop: while true {
+        while true {
             let header: ArchiveEntryHeader
             do {
                 guard let next = try reader.nextEntry() else { break }
@@ -106,31 +104,39 @@ public struct Verifier: Sendable {
             let isDatabase = header.path == Manifest.databaseEntryName
             let outPath = (workspace as NSString).appendingPathComponent("entry-\(seen.count).bin")
             let output: FileHandle? = isDatabase ? try createFile(outPath) : nil
-            let hasher = SHA256()
+            // Hashing runs on its own thread while the next chunks are decompressed and written.
+            let pipe = HashingPipe()
             var size: Int64 = 0
+            var oversized = false
             do {
                 while true {
-                    let n = try reader.read(into: buffer)
-                    if n == 0 { break }
-                    size += Int64(n)
-                    if size > entry.size {
-                        problems.append("entry '\(header.path)' holds more than the \(entry.size) bytes the manifest says; refused")
-                        try? output?.close()
-                        continue readLoop
+                    let n = try pipe.fill { buffer in
+                        let n = try reader.read(into: buffer)
+                        guard n > 0 else { return 0 }
+                        size += Int64(n)
+                        guard size <= entry.size else {
+                            oversized = true
+                            return 0
+                        }
+                        if let output { try writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: outPath) }
+                        return n
                     }
-                    let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                    hasher.update(chunk)
-                    if let output { try writeAll(output, chunk, path: outPath) }
+                    if n == 0 { break }
                     doneBytes += Int64(n)
                     progress?(ProgressEvent(phase: .verify, done: doneBytes, total: totalBytes))
                 }
             } catch let error as ArchiveError {
+                _ = pipe.finish()
                 problems.append("entry '\(header.path)' cannot be decompressed: \(error.message)")
                 try? output?.close()
                 break
             }
+            let digest = pipe.finish()
             try? output?.close()
-            let digest = hasher.finalize()
+            if oversized {
+                problems.append("entry '\(header.path)' holds more than the \(entry.size) bytes the manifest says; refused")
+                continue
+            }
             if size != entry.size {
                 problems.append("entry '\(header.path)' has \(size) bytes, the manifest says \(entry.size)")
             } else if digest != entry.sha256 {
