@@ -71,4 +71,17 @@ struct DatabaseFacts {
                              updatedAt: row[5].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) })
         }
     }
+
+    /// `PRAGMA quick_check` of the file at `path` on a connection of its own; `["ok"]` when sound.
+    /// - Throws: ``BackupError`` when the file cannot be read, saying it was `doing` that.
+    static func quickCheck(_ path: String, busyTimeout: Int32 = 5000, doing: String) throws -> [String] {
+        do {
+            let db = try Connection(path: path, mode: .readOnly, busyTimeout: busyTimeout)
+            let results = try db.rows("PRAGMA quick_check").compactMap { $0.first?.string }
+            try db.close()
+            return results
+        } catch {
+            throw BackupError.sqlite(error, doing, path: path)
+        }
+    }
 }

@@ -201,14 +201,7 @@ public struct Importer: Sendable {
 
     /// `quick_check` of the target after a restore.
     static func quickCheck(_ target: String, busyTimeout: Int32) throws {
-        let results: [String]
-        do {
-            let db = try Connection(path: target, mode: .readOnly, busyTimeout: busyTimeout)
-            results = try db.rows("PRAGMA quick_check").compactMap { $0.first?.string }
-            try db.close()
-        } catch {
-            throw BackupError.sqlite(error, "checking the target after the restore", path: target)
-        }
+        let results = try DatabaseFacts.quickCheck(target, busyTimeout: busyTimeout, doing: "checking the target after the restore")
         guard results == ["ok"] else {
             throw BackupError(.ioError, "\(target) fails quick_check after the restore: \(results.prefix(3).joined(separator: "; "))")
         }

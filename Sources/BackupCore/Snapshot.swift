@@ -153,14 +153,7 @@ struct Snapshotter {
     /// another thread while the snapshot is packed).
     /// - Throws: ``BackupError`` `dataError` when the check finds damage.
     static func quickCheck(snapshotPath: String, sourcePath: String) throws {
-        let results: [String]
-        do {
-            let db = try Connection(path: snapshotPath, mode: .readOnly)
-            results = try db.rows("PRAGMA quick_check").compactMap { $0.first?.string }
-            try db.close()
-        } catch {
-            throw BackupError.sqlite(error, "checking the snapshot", path: snapshotPath)
-        }
+        let results = try DatabaseFacts.quickCheck(snapshotPath, doing: "checking the snapshot")
         guard results == ["ok"] else {
             throw BackupError(.dataError, "the snapshot of \(sourcePath) fails quick_check: \(results.prefix(3).joined(separator: "; ")) (the source database may be damaged; run `sqlite3 \(sourcePath) 'PRAGMA integrity_check'`)")
         }

@@ -188,13 +188,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         let db = try Connection(path: target, mode: .readWriteCreate)
         try db.execute("PRAGMA journal_mode=DELETE; CREATE TABLE t (x); INSERT INTO t VALUES (1)")
         try db.close()
-        let holder = try Binary.start("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, time, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute('BEGIN EXCLUSIVE'); c.execute("INSERT INTO t VALUES (2)")
-            open(sys.argv[2], 'w').close(); time.sleep(8); c.execute('ROLLBACK')
-            """, target, dir.file("locked")])
-        while !FileManager.default.fileExists(atPath: dir.file("locked")) { usleep(10_000) }
+        let holder = try LockHolder.start(database: target, write: "INSERT INTO t VALUES (2)", readyFile: dir.file("locked"))
         var options = importOptions(archive, into: target)
         options.mode = mode
         options.busyTimeout = 200

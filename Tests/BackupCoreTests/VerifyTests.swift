@@ -166,13 +166,7 @@ import Testing
         try db.execute("PRAGMA journal_mode=DELETE")
         try db.close()
         // Another process holds an exclusive lock on a rollback-journal database.
-        let holder = try Binary.start("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, time, sys
-            c = sqlite3.connect(sys.argv[1], isolation_level=None)
-            c.execute('BEGIN EXCLUSIVE'); c.execute("UPDATE sessions SET name = name")
-            open(sys.argv[2], 'w').close(); time.sleep(5); c.execute('ROLLBACK')
-            """, fixture.path, dir.file("locked")])
-        while !FileManager.default.fileExists(atPath: dir.file("locked")) { usleep(10_000) }
+        let holder = try LockHolder.start(database: fixture.path, write: "UPDATE sessions SET name = name", readyFile: dir.file("locked"))
         var options = ExportOptions()
         options.databasePath = fixture.path
         options.output = dir.file("out.tar.zst")

@@ -204,6 +204,25 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// Another process holding an exclusive lock on a rollback-journal database (`BEGIN EXCLUSIVE` and one
+/// write), until it is killed or `seconds` pass.
+public enum LockHolder {
+    public static func start(database: String, write: String, readyFile: String, seconds: Int = 8) throws -> RunningProcess {
+        let holder = try Binary.start("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, time, sys
+            c = sqlite3.connect(sys.argv[1], isolation_level=None)
+            c.execute('BEGIN EXCLUSIVE'); c.execute(sys.argv[3])
+            open(sys.argv[2], 'w').close(); time.sleep(\(seconds)); c.execute('ROLLBACK')
+            """, database, readyFile, write])
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: readyFile) {
+            guard Date() < deadline, holder.process.isRunning else { throw TestFailure("the lock holder did not start") }
+            usleep(10_000)
+        }
+        return holder
+    }
+}
+
 /// The app-like writer process (Scripts/app-writer.py).
 public enum AppWriter {
     public static var script: String { (Binary.packageRoot as NSString).appendingPathComponent("Scripts/app-writer.py") }
