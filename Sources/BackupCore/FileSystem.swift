@@ -105,8 +105,8 @@ enum FileSystem {
     }
 }
 
-/// Files that must not outlive the process: temporary archives and snapshots. The CLI's
-/// signal handler removes what is registered here before it exits.
+/// Files and folders that must not outlive the process: temporary archives, snapshots, extraction
+/// folders. The CLI's signal handler removes what is registered here before it exits.
 public final class TemporaryFiles: @unchecked Sendable {
     public static let shared = TemporaryFiles()
     private let lock = NSLock()
@@ -117,21 +117,27 @@ public final class TemporaryFiles: @unchecked Sendable {
         paths.insert(path)
     }
 
+    /// Unregisters and deletes `path` (a folder with everything in it), and SQLite's companions of a file.
     public func remove(_ path: String) {
         lock.lock()
         paths.remove(path)
         lock.unlock()
-        unlink(path)
-        for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
+        Self.delete(path)
     }
 
-    /// Deletes every registered file (from a signal handler's queue).
+    /// Deletes everything registered (from a signal handler's queue).
     public func removeAll() {
         lock.lock(); defer { lock.unlock() }
-        for path in paths {
-            unlink(path)
-            for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
-        }
+        for path in paths { Self.delete(path) }
         paths.removeAll()
+    }
+
+    private static func delete(_ path: String) {
+        if FileSystem.isDirectory(path) {
+            try? FileManager.default.removeItem(atPath: path)
+            return
+        }
+        unlink(path)
+        for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
     }
 }

@@ -66,7 +66,7 @@ public struct Importer: Sendable {
         var verifier = Verifier(logger: logger, progress: progress)
         verifier.temporaryDirectory = options.temporaryDirectory
         let workspace = try verifier.makeWorkspace()
-        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        defer { TemporaryFiles.shared.remove(workspace) }
         let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
         guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
 

@@ -38,7 +38,7 @@ public struct Verifier: Sendable {
     ///   `dataError`); problems found after that are returned in the outcome, not thrown.
     public func verify(_ path: String) throws -> Outcome {
         let workspace = try makeWorkspace()
-        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        defer { TemporaryFiles.shared.remove(workspace) }
         var outcome = try extract(path, into: workspace)
         outcome.databasePath = nil
         return outcome
@@ -191,14 +191,17 @@ public struct Verifier: Sendable {
         }
     }
 
-    /// A new private (0700) folder under ``temporaryDirectory``.
+    /// A new private (0700) folder under ``temporaryDirectory``, registered with ``TemporaryFiles`` so
+    /// that an interrupted run removes it too. Remove it with ``TemporaryFiles/remove(_:)``.
     public func makeWorkspace() throws -> String {
         var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-XXXXXX").utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let created else {
             throw BackupError.posix(errno, "creating a private temporary folder", path: temporaryDirectory, creating: true)
         }
-        return String(cString: created)
+        let path = String(cString: created)
+        TemporaryFiles.shared.register(path)
+        return path
     }
 
     private func createFile(_ path: String) throws -> FileHandle {

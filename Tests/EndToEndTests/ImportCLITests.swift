@@ -106,4 +106,26 @@ import Testing
         let check = try Binary.run("/usr/bin/env", ["sqlite3", existing.path, "PRAGMA integrity_check"])
         #expect(check.stdout == "ok\n")
     }
+
+    /// SIGTERM in the middle of an import removes the extracted copy too (it can be as big as the database).
+    @Test func anInterruptedImportLeavesNoExtractedCopy() throws {
+        let dir = TemporaryDirectory("import-term")
+        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 8_000_000, seed: 71, maxTerminalLog: 1_000_000)
+        let archive = dir.file("in.tar.zst")
+        #expect(try ptc(["export", "--db", incoming.path, "--output", archive, "--quiet"]).status == 0)
+        let scratch = dir.file("scratch")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+        var interrupted = 0
+        for attempt in 1...4 {
+            let target = dir.file("target-\(attempt).db")
+            let process = try Binary.start(Binary.ptcBackup, ["import", archive, "--db", target, "--mode", "restore",
+                                                              "--temp-dir", scratch, "--quiet"])
+            usleep(useconds_t(attempt * 60_000))
+            process.kill(SIGTERM)
+            let result = try process.wait()
+            if result.status == 128 + SIGTERM { interrupted += 1 }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch) == [], "attempt \(attempt)")
+        }
+        #expect(interrupted > 0)
+    }
 }
