@@ -64,16 +64,37 @@ public enum Migrator {
                 throw error
             }
         }
-        for (key, value) in [("schema_version", SchemaCatalog.current.schemaVersion), ("app_version", SchemaCatalog.current.appVersion)] {
-            try db.execute("""
-                INSERT INTO key_value_store (key, value, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """, [.text(key), .text(value), .integer(seconds)])
+        // The version markers move up to the current ones, never down: a database of a newer app that
+        // merely lacked a marker keeps its own.
+        let recorded = try db.scalar("SELECT value FROM key_value_store WHERE key = 'app_version'").string
+        if Self.isOlder(recorded, than: SchemaCatalog.current.appVersion) {
+            for (key, value) in [("schema_version", SchemaCatalog.current.schemaVersion), ("app_version", SchemaCatalog.current.appVersion)] {
+                try db.execute("""
+                    INSERT INTO key_value_store (key, value, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """, [.text(key), .text(value), .integer(seconds)])
+            }
         }
         return pending
     }
 
     static func marker(_ id: String) -> String { "migration_\(id)_applied" }
+
+    /// Whether semantic version `version` (e.g. "1.0.10") is older than `other`; a missing or unreadable
+    /// version counts as older.
+    static func isOlder(_ version: String?, than other: String) -> Bool {
+        func parts(_ text: String) -> [Int]? {
+            let numbers = text.split(separator: "-").first?.split(separator: ".").map { Int($0) } ?? []
+            guard !numbers.isEmpty, numbers.allSatisfy({ $0 != nil }) else { return nil }
+            return numbers.map { $0! }
+        }
+        guard let version, let mine = parts(version), let theirs = parts(other) else { return true }
+        for i in 0..<max(mine.count, theirs.count) {
+            let a = i < mine.count ? mine[i] : 0, b = i < theirs.count ? theirs[i] : 0
+            if a != b { return a < b }
+        }
+        return false
+    }
 
     private static func record(_ id: String, in db: Connection, at seconds: Int64) throws(SQLiteError) {
         try db.execute("""

@@ -250,3 +250,31 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         #expect(try fileBytes(existing.path) == before)
     }
 }
+
+@Suite struct VersionMarkerTests {
+    @Test func semanticVersionsCompareByNumber() {
+        #expect(Migrator.isOlder("1.0.10", than: "1.2.11"))
+        #expect(Migrator.isOlder("1.2.9", than: "1.2.11"))
+        #expect(!Migrator.isOlder("1.2.11", than: "1.2.11"))
+        #expect(!Migrator.isOlder("1.10.0", than: "1.2.11"))
+        #expect(!Migrator.isOlder("2.0", than: "1.2.11"))
+        #expect(Migrator.isOlder(nil, than: "1.2.11"))
+        #expect(Migrator.isOlder("garbage", than: "1.2.11"))
+    }
+
+    /// A database of a newer app that only lacks a marker gets the migration, not an older version label.
+    @Test func aNewerAppsVersionIsNeverLowered() throws {
+        let dir = TemporaryDirectory("markers")
+        let path = dir.file("newer.db")
+        let db = try Connection(path: path, mode: .readWriteCreate)
+        try db.execute(try SchemaCatalog.currentSQL)
+        try db.execute("INSERT INTO key_value_store (key, value, updated_at) VALUES ('app_version', '1.3.0', 1), ('schema_version', '2026-future', 1)")
+        try db.execute("BEGIN")
+        let applied = try Migrator.apply(db)
+        try db.execute("COMMIT")
+        #expect(applied == ["normalize_history_device_ids"])
+        #expect(try db.scalar("SELECT value FROM key_value_store WHERE key = 'app_version'").string == "1.3.0")
+        #expect(try db.scalar("SELECT value FROM key_value_store WHERE key = 'schema_version'").string == "2026-future")
+        try db.close()
+    }
+}
