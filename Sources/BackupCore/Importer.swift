@@ -110,7 +110,7 @@ public struct Importer: Sendable {
 
         // 3. What the target holds now.
         let existing = FileSystem.exists(target)
-        let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0)
+        let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0, any: 0)
         if held.rows > 0 && !options.force && !options.dryRun {
             throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it: add --force (its content is saved as an archive beside it first)")
         }
@@ -123,7 +123,8 @@ public struct Importer: Sendable {
         }
 
         // 4. Save what the target holds.
-        if existing && held.rows > 0 {
+        // Anything at all (settings of a fresh install too) is saved before it is replaced.
+        if existing && held.any > 0 {
             report.safetyArchive = try saveSafetyArchive(of: target, reason: "before-restore", options: options)
         }
 
@@ -234,20 +235,22 @@ public struct Importer: Sendable {
         return path
     }
 
-    /// Sessions, and rows of session data (sessions, jobs, terminals, histories, prompts), in `path`.
-    static func heldRows(_ path: String, busyTimeout: Int32) throws -> (sessions: Int, rows: Int) {
+    /// Sessions, rows of session data (sessions, jobs, terminals, histories, prompts), and rows of any
+    /// kind (settings too), in `path`.
+    static func heldRows(_ path: String, busyTimeout: Int32) throws -> (sessions: Int, rows: Int, any: Int) {
         let counts: [Manifest.Table]
         do {
             let db = try Connection(path: path, mode: .readOnly, busyTimeout: busyTimeout)
-            let facts = try DatabaseFacts(connection: db)
-            let counted = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
-                           "file_selection_history", "project_system_prompts"].filter(facts.hasTable)
-            counts = try DatabaseFacts.rowCounts(db, tables: counted)
+            counts = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
             try db.close()
         } catch {
             throw BackupError.sqlite(error, "reading the target", path: path)
         }
-        return (Int(counts.first { $0.name == "sessions" }?.rows ?? 0), Int(counts.reduce(0) { $0 + $1.rows }))
+        let sessionData: Set = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
+                                "file_selection_history", "project_system_prompts"]
+        return (Int(counts.first { $0.name == "sessions" }?.rows ?? 0),
+                Int(counts.filter { sessionData.contains($0.name) }.reduce(0) { $0 + $1.rows }),
+                Int(counts.reduce(0) { $0 + $1.rows }))
     }
 
     /// Replaces the content of `target` with that of `source` through the online backup API, in one step

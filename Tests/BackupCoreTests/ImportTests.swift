@@ -136,6 +136,20 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         #expect(try TableDigest.digests(of: existing.path) == TableDigest.digests(of: incoming.path))
     }
 
+    @Test func aTargetWithOnlySettingsNeedsNoForceButIsStillSaved() throws {
+        let dir = TemporaryDirectory("restore")
+        let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 200_000, seed: 8)
+        let archive = try #require(try runExport(incoming.path, into: dir).archivePath)
+        let target = dir.file("fresh.db")
+        let db = try Connection(path: target, mode: .readWriteCreate)
+        try db.execute(try SchemaCatalog.currentSQL)   // a fresh install: two default app settings
+        try db.close()
+        let report = try Importer().run(importOptions(archive, into: target))
+        let safety = try #require(report.safetyArchive)
+        try ArchiveFixture.extractDatabase(safety, to: dir.file("saved.db"))
+        #expect(try value(dir.file("saved.db"), "SELECT count(*) FROM app_settings").int64 == 2)
+    }
+
     @Test func anotherConnectionSeesTheNewContentAfterTheRestore() throws {
         let dir = TemporaryDirectory("restore")
         let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 200_000, seed: 3)
