@@ -160,6 +160,7 @@ public struct Importer: Sendable {
             throw BackupError.sqlite(error, "rewriting project paths in the archive's copy", path: options.archivePath)
         }
         let existed = FileSystem.exists(target)
+        var safetyArchive: String?
         do {
             let db = try Connection(path: target, mode: existed ? .readWrite : .readWriteCreate, busyTimeout: options.busyTimeout)
             defer { if !existed && options.dryRun { try? FileManager.default.removeItem(atPath: target) } }
@@ -167,6 +168,10 @@ public struct Importer: Sendable {
             // are in the target, and checks the keys before it commits.
             try db.execute("PRAGMA foreign_keys=OFF")
             try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
+            // Rows the merge will overwrite are saved first, as an archive of the whole target.
+            if existed, !options.dryRun, try merger.willUpdateRows(db) {
+                safetyArchive = try saveSafetyArchive(of: target, reason: "before-merge", options: options)
+            }
             try db.execute("BEGIN IMMEDIATE")
             do {
                 if !existed { try db.execute(try SchemaCatalog.currentSQL) }
@@ -190,7 +195,7 @@ public struct Importer: Sendable {
         logger.info("merged", metadata: ["db.path": "\(target)", "merge.added": "\(outcome.sessionsAdded.count)",
                                          "merge.updated": "\(outcome.sessionsUpdated.count)"])
         var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
-                                  safetyArchive: nil, migrations: migrations, sessions: manifest.sessions.count,
+                                  safetyArchive: safetyArchive, migrations: migrations, sessions: manifest.sessions.count,
                                   replacedSessions: 0, tables: tables)
         report.merge = .init(onConflict: options.onConflict.rawValue, sessionsAdded: outcome.sessionsAdded,
                              sessionsUpdated: outcome.sessionsUpdated, sessionsSkipped: outcome.sessionsSkipped,
@@ -220,11 +225,14 @@ public struct Importer: Sendable {
         return try DatabaseFacts.versionMarkers(db, facts: try DatabaseFacts(connection: db)).app
     }
 
-    /// Saves `database` as a full archive beside it, named `<file>.<reason>-<UTC time>.tar.zst`.
+    /// Saves `database` as a full archive beside it, named `<file>.<reason>-<UTC time>.tar.zst` (with `-2`,
+    /// `-3`… when that name is taken).
     func saveSafetyArchive(of database: String, reason: String, options: ImportOptions) throws -> String {
         var export = ExportOptions()
         export.databasePath = database
-        export.output = "\(database).\(reason)-\(Timestamp.compact(options.now)).tar.zst"
+        let stem = "\(database).\(reason)-\(Timestamp.compact(options.now))"
+        export.output = ([stem] + (2...99).map { "\(stem)-\($0)" }).map { $0 + ".tar.zst" }.first { !FileSystem.exists($0) }
+            ?? "\(stem)-\(UUID().uuidString).tar.zst"
         export.busyTimeout = options.busyTimeout
         export.environment = options.environment
         export.now = options.now

@@ -107,6 +107,26 @@ struct Merger {
         return moved
     }
 
+    /// Whether the merge of `src` (attached to `db`) will overwrite any row of the target: a session, a
+    /// project prompt or (with `includeSettings`) a setting that the policy gives to the archive.
+    func willUpdateRows(_ db: Connection) throws -> Bool {
+        guard policy != .skip else { return false }
+        let target = try DatabaseFacts(connection: db)
+        let source = try DatabaseFacts(connection: db, schemaName: "src")
+        var probes: [String] = []
+        if target.hasTable("sessions") && source.hasTable("sessions") {
+            probes.append("SELECT 1 FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE \(takeIncoming("s", "t"))")
+        }
+        if target.hasTable("project_system_prompts") && source.hasTable("project_system_prompts") {
+            probes.append("SELECT 1 FROM src.project_system_prompts s JOIN main.project_system_prompts t ON t.project_hash = s.project_hash AND t.task_type = s.task_type WHERE \(takeIncoming("s", "t"))")
+        }
+        if includeSettings && target.hasTable("app_settings") && source.hasTable("app_settings") {
+            probes.append("SELECT 1 FROM src.app_settings s JOIN main.app_settings t ON t.key = s.key WHERE \(takeIncoming("s", "t"))")
+        }
+        for probe in probes where try db.scalar("SELECT EXISTS (\(probe))").int64 == 1 { return true }
+        return false
+    }
+
     /// Merges `src` (attached to `db`) into `main`, inside the caller's transaction.
     func merge(_ db: Connection, outcome: inout MergeOutcome) throws {
         let targetFacts = try DatabaseFacts(connection: db)

@@ -23,6 +23,7 @@ extension PTCBackup {
                 target's rules refuse (an upgraded 1.0.x database allows fewer terminal statuses) fail the merge
                 unless --skip-invalid. Settings, logs and version markers stay the target's (--include-settings
                 merges app_settings). A target with an older schema is migrated first, in the same transaction.
+                When rows of the target will be overwritten, it is first saved beside it as an archive.
 
                 --mode restore replaces the whole database with the archive's content. When the target holds
                 sessions or jobs, --force is required, and its content is first saved as an archive beside it
@@ -110,6 +111,7 @@ extension PTCBackup {
                         Console.out("  skipped \(merge.invalidRowsSkipped.count) row(s) the target refuses:")
                         for row in merge.invalidRowsSkipped { Console.out("    \(row)") }
                     }
+                    if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
                     if !merge.tablesNotMerged.isEmpty { Console.out("  not merged (the target keeps its own): \(merge.tablesNotMerged.joined(separator: ", "))") }
                 } else if !global.quiet {
                     let verb = report.dryRun ? "Would restore" : "Restored"

@@ -99,6 +99,13 @@ func value(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -
             #expect(xName == "renamed in archive" && yName != "older in archive")
             #expect(merge.sessionsUpdated == [s.x])
         }
+        // Rows about to be overwritten are saved first; a merge that only adds saves nothing.
+        if policy == .skip {
+            #expect(report.safetyArchive == nil)
+        } else {
+            let safety = try #require(report.safetyArchive)
+            #expect(try Verifier().verify(safety).problems == [])
+        }
         // A replaced session keeps the target's own jobs.
         #expect(try value(s.target, "SELECT count(*) FROM background_jobs WHERE id = ?", [.text(s.targetOnlyJob)]).int64 == 1)
         #expect(try value(s.target, "PRAGMA integrity_check").string == "ok")
