@@ -33,6 +33,7 @@ extension Connection {
         var finished = false
         defer { if !finished { sqlite3_backup_finish(backup) } }
         var steps = 0
+        var busyWaits = 0
         var gate = beforeFinalStep
         var startedCode: Int32?
         if gate != nil {
@@ -55,6 +56,7 @@ extension Connection {
             let remaining = Int(sqlite3_backup_remaining(backup))
             switch rc {
             case SQLITE_OK, SQLITE_DONE:
+                busyWaits = 0
                 try progress(BackupProgress(copiedPages: total - remaining, totalPages: total, steps: steps))
                 if rc == SQLITE_DONE {
                     finished = true
@@ -66,8 +68,9 @@ extension Connection {
                 }
             case SQLITE_BUSY, SQLITE_LOCKED:
                 // The destination or source is locked by someone else: wait a little and try again,
-                // bounded by the source's busy timeout worth of retries.
-                if steps > 500 {
+                // for about as long as a busy timeout of 5 s, counted in consecutive waits.
+                busyWaits += 1
+                if busyWaits > 500 {
                     throw SQLiteError(code: rc, message: "database is locked", context: "copying \(path) with the online backup API")
                 }
                 sqlite3_sleep(10)
