@@ -205,7 +205,6 @@ extension Exporter {
         }
         defer { watch.stop() }
         let failed = FlagBox()
-        let progress = self.progress
         let compressor = BackgroundTask {
             do {
                 let input = open(snapshotPath, O_RDONLY | O_CLOEXEC)
@@ -214,7 +213,6 @@ extension Exporter {
                 let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
                 defer { chunk.deallocate() }
                 let bodySize = max(0, pageCount - 1) * pageSize
-                var done: Int64 = 0
                 try writer.writeBody(size: bodySize, entrySize: entrySize) { write in
                     while let run = feed.nextRun() {
                         var offset = (run.lowerBound - 1) * pageSize
@@ -228,8 +226,8 @@ extension Exporter {
                             }
                             try write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
                             offset += Int64(n)
-                            done += Int64(n)
-                            progress?(ProgressEvent(phase: .pack, done: done, total: bodySize))
+                            // Progress is the backup's (the compressor follows it closely); two phases
+                            // reported at once would make the bar flicker between them.
                         }
                     }
                 }

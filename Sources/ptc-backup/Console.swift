@@ -112,9 +112,32 @@ enum Console {
         return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
 
-    /// Pads or cuts `text` to `width` characters.
+    /// Pads or cuts `text` to `width` terminal columns (East Asian wide characters and emoji take two).
     static func column(_ text: String, _ width: Int) -> String {
-        text.count > width ? String(text.prefix(width - 1)) + "…" : text.padding(toLength: width, withPad: " ", startingAt: 0)
+        var used = displayWidth(of: text)
+        guard used > width else { return text + String(repeating: " ", count: width - used) }
+        var cut = ""
+        used = 0
+        for character in text {
+            let w = displayWidth(character)
+            if used + w > width - 1 { break }
+            cut.append(character)
+            used += w
+        }
+        return cut + "…" + String(repeating: " ", count: max(0, width - used - 1))
+    }
+
+    static func displayWidth<S: StringProtocol>(of text: S) -> Int { text.reduce(0) { $0 + displayWidth($1) } }
+
+    static func displayWidth(_ character: Character) -> Int {
+        guard let scalar = character.unicodeScalars.first else { return 0 }
+        switch scalar.value {
+        case 0x1100...0x115F, 0x2E80...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F,
+             0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+            return 2
+        default:
+            return 1
+        }
     }
 }
 
