@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
         .target(name: "BackupHTTP", dependencies: ["CCurl"]),
+        // Where archives are kept: one protocol, a local folder, WebDAV.
+        .target(name: "BackupStore", dependencies: ["BackupHTTP"]),
 
         // The project's own SQL and JSON Schema, carried as resources.
         .target(name: "PlanToCodeSchema", path: "Schema", exclude: ["README.md"],
@@ -61,6 +63,7 @@ let package = Package(
         .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
+        .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupHTTPTests", dependencies: ["BackupHTTP", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupCoreTests", dependencies: [

@@ -1,0 +1,200 @@
+import BackupHTTP
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// A WebDAV collection (Apache mod_dav, Nextcloud, rclone, ...). Uploads go to a hidden temporary name and
+/// are then MOVEd to their own, so no reader ever sees half an object; missing parent collections are created.
+public struct WebDAVStore: RemoteStore {
+    /// The collection's URL, `http(s)://host[:port]/path`, without credentials.
+    public let baseURL: String
+    let credentials: (user: String, password: String)?
+    let client = HTTPClient()
+
+    public init(baseURL: String, user: String?, password: String?) {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        credentials = user.map { ($0, password ?? "") }
+    }
+
+    public var description: String { baseURL }
+
+    private func url(_ name: String) -> String {
+        baseURL + "/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? name)
+    }
+
+    private func request(_ method: String, _ url: String) -> HTTPRequest {
+        var request = HTTPRequest(method: method, url: url)
+        request.credentials = credentials
+        return request
+    }
+
+    private func perform(_ request: HTTPRequest, doing: String) throws -> HTTPResponse {
+        do {
+            return try client.perform(request)
+        } catch {
+            throw StoreError(.unavailable, "\(doing): \(error)")
+        }
+    }
+
+    private func failure(_ response: HTTPResponse, _ doing: String) -> StoreError {
+        let kind: StoreError.Kind
+        switch response.status {
+        case 404: kind = .notFound
+        case 401, 403: kind = .refused
+        case 500...: kind = .unavailable
+        default: kind = .other
+        }
+        return StoreError(kind, "\(doing): the server answered \(response.status)", status: response.status)
+    }
+
+    public func put(file path: String, as name: String) throws {
+        try Self.check(name)
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        let temporary = ".\(name).part-\(UInt32.random(in: 0...UInt32.max))"
+        var upload = request("PUT", url(temporary))
+        upload.body = .file(path: path, size: size)
+        var response = try perform(upload, doing: "uploading \(name) to \(baseURL)")
+        if [404, 409, 500].contains(response.status) {
+            // The collection (or a parent) is missing: servers answer 409, 404 or 500. Create it, try again.
+            try createCollections()
+            response = try perform(upload, doing: "uploading \(name) to \(baseURL)")
+        }
+        guard response.isSuccess else { throw failure(response, "uploading \(name) to \(baseURL)") }
+        var move = request("MOVE", url(temporary))
+        move.headers = [("Destination", url(name)), ("Overwrite", "T")]
+        let moved = try perform(move, doing: "moving \(name) into place on \(baseURL)")
+        guard moved.isSuccess else {
+            _ = try? perform(request("DELETE", url(temporary)), doing: "removing the temporary upload")
+            throw failure(moved, "moving \(name) into place on \(baseURL)")
+        }
+    }
+
+    /// MKCOL every component of the base path, from the top: 201 made it, 405 means it was there.
+    private func createCollections() throws {
+        guard let components = URLComponents(string: baseURL) else { throw StoreError(.other, "invalid URL \(baseURL)") }
+        var origin = components
+        origin.path = ""
+        var current = origin.string ?? ""
+        for part in components.path.split(separator: "/") {
+            current += "/" + part
+            let response = try perform(request("MKCOL", current + "/"), doing: "creating the collection \(current)")
+            guard response.isSuccess || response.status == 405 || response.status == 301 else {
+                throw failure(response, "creating the collection \(current)")
+            }
+        }
+    }
+
+    public func get(_ name: String, to path: String) throws {
+        try Self.check(name)
+        var download = request("GET", url(name))
+        download.downloadPath = path
+        let response = try perform(download, doing: "downloading \(name) from \(baseURL)")
+        guard response.status == 200 else {
+            try? FileManager.default.removeItem(atPath: path)
+            throw failure(response, "downloading \(name) from \(baseURL)")
+        }
+    }
+
+    public func stat(_ name: String) throws -> ObjectInfo? {
+        try Self.check(name)
+        let response = try perform(request("HEAD", url(name)), doing: "looking up \(name) on \(baseURL)")
+        if response.status == 404 { return nil }
+        guard response.isSuccess else { throw failure(response, "looking up \(name) on \(baseURL)") }
+        return ObjectInfo(name: name, size: Int64(response.headers["content-length"] ?? "") ?? 0,
+                          modified: response.headers["last-modified"].flatMap(Self.httpDate))
+    }
+
+    public func list(prefix: String) throws -> [ObjectInfo] {
+        var find = request("PROPFIND", baseURL + "/")
+        find.headers = [("Depth", "1"), ("Content-Type", "application/xml; charset=utf-8")]
+        find.body = .bytes(Array(#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:getcontentlength/><d:getlastmodified/><d:resourcetype/></d:prop></d:propfind>"#.utf8))
+        let response = try perform(find, doing: "listing \(baseURL)")
+        if response.status == 404 { return [] }
+        guard response.status == 207 else { throw failure(response, "listing \(baseURL)") }
+        let entries = try PropfindParser.parse(Data(response.body), listing: baseURL)
+        return entries.filter { !$0.isCollection }.compactMap { entry -> ObjectInfo? in
+            let name = entry.name
+            guard !name.isEmpty, name.hasPrefix(prefix), !name.hasPrefix(".") else { return nil }
+            return ObjectInfo(name: name, size: entry.size, modified: entry.modified.flatMap(Self.httpDate))
+        }.sorted { $0.name < $1.name }
+    }
+
+    public func delete(_ name: String) throws {
+        try Self.check(name)
+        let response = try perform(request("DELETE", url(name)), doing: "deleting \(name) from \(baseURL)")
+        guard response.isSuccess || response.status == 404 else { throw failure(response, "deleting \(name) from \(baseURL)") }
+    }
+
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}
+
+/// A PROPFIND multistatus, read by XML namespace (servers use different prefixes for `DAV:`).
+final class PropfindParser: NSObject, XMLParserDelegate {
+    struct Entry {
+        var href = ""
+        var size: Int64 = 0
+        var modified: String?
+        var isCollection = false
+        var name = ""
+    }
+
+    private var entries: [Entry] = []
+    private var current: Entry?
+    private var text = ""
+
+    static func parse(_ data: Data, listing base: String) throws -> [Entry] {
+        let parser = XMLParser(data: data)
+        let delegate = PropfindParser()
+        parser.delegate = delegate
+        parser.shouldProcessNamespaces = true
+        guard parser.parse() else {
+            throw StoreError(.other, "the server's listing of \(base) is not valid XML: \(parser.parserError.map { "\($0)" } ?? "unknown error")")
+        }
+        let basePath = URLComponents(string: base)?.percentEncodedPath ?? ""
+        return delegate.entries.map { entry in
+            var entry = entry
+            var path = URLComponents(string: entry.href)?.percentEncodedPath ?? entry.href
+            while path.hasSuffix("/") { path.removeLast() }
+            var trimmedBase = basePath
+            while trimmedBase.hasSuffix("/") { trimmedBase.removeLast() }
+            entry.name = path == trimmedBase ? "" : ((path as NSString).lastPathComponent.removingPercentEncoding ?? "")
+            return entry
+        }
+    }
+
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                attributes: [String: String] = [:]) {
+        guard namespaceURI == "DAV:" else { return }
+        switch name {
+        case "response": current = Entry()
+        case "collection": current?.isCollection = true
+        default: break
+        }
+        text = ""
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        guard namespaceURI == "DAV:" else { return }
+        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch name {
+        case "href": current?.href = value
+        case "getcontentlength": current?.size = Int64(value) ?? 0
+        case "getlastmodified": current?.modified = value
+        case "response":
+            if let entry = current { entries.append(entry) }
+            current = nil
+        default: break
+        }
+    }
+}

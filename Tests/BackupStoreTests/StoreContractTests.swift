@@ -1,0 +1,78 @@
+import BackupDigest
+import BackupStore
+import BackupTestSupport
+import Foundation
+import Testing
+
+/// One contract for every store: a local folder, and WebDAV against a real server on 127.0.0.1.
+@Suite struct StoreContractTests {
+    enum Kind: String, CaseIterable, Sendable { case local, webdav }
+
+    /// A store of `kind`, and what keeps its backing alive.
+    func store(_ kind: Kind) throws -> (any RemoteStore, AnyObject) {
+        switch kind {
+        case .local:
+            let dir = TemporaryDirectory("store")
+            return (LocalStore(root: dir.file("archives")), dir)
+        case .webdav:
+            let server = try RcloneWebDAV()
+            return (WebDAVStore(baseURL: server.baseURL + "/backups/laptop", user: server.user, password: server.password), server)
+        }
+    }
+
+    func file(_ dir: TemporaryDirectory, _ name: String, bytes: Int) throws -> (String, [UInt8]) {
+        let content = (0..<bytes).map { _ in UInt8.random(in: 0...255) }
+        try Data(content).write(to: URL(fileURLWithPath: dir.file(name)))
+        return (dir.file(name), content)
+    }
+
+    @Test(arguments: Kind.allCases)
+    func putGetStatListDelete(kind: Kind) throws {
+        let (store, keep) = try store(kind)
+        defer { withExtendedLifetime(keep) {} }
+        let local = TemporaryDirectory("contract")
+        #expect(try store.list(prefix: "") == [])                       // nothing yet, not even the folder
+        #expect(try store.stat("a.tar.zst") == nil)
+
+        let (path, content) = try file(local, "a", bytes: 2_500_000)
+        try store.put(file: path, as: "plantocode-a.tar.zst")           // creates missing collections
+        let (path2, content2) = try file(local, "b", bytes: 1000)
+        try store.put(file: path2, as: "plantocode-b.tar.zst")
+        try store.put(file: path2, as: "other.txt")
+
+        #expect(try store.stat("plantocode-a.tar.zst")?.size == Int64(content.count))
+        let listed = try store.list(prefix: "plantocode-")
+        #expect(listed.map(\.name) == ["plantocode-a.tar.zst", "plantocode-b.tar.zst"])
+        #expect(listed.map(\.size) == [Int64(content.count), Int64(content2.count)])
+
+        try store.get("plantocode-a.tar.zst", to: local.file("back"))
+        #expect(SHA256.hex(of: try [UInt8](Data(contentsOf: URL(fileURLWithPath: local.file("back"))))) == SHA256.hex(of: content))
+
+        // Replacing keeps one object; nothing temporary is left visible.
+        try store.put(file: path2, as: "plantocode-a.tar.zst")
+        #expect(try store.stat("plantocode-a.tar.zst")?.size == Int64(content2.count))
+        #expect(try store.list(prefix: "").map(\.name) == ["other.txt", "plantocode-a.tar.zst", "plantocode-b.tar.zst"])
+
+        try store.delete("plantocode-a.tar.zst")
+        try store.delete("plantocode-a.tar.zst")                         // twice is fine
+        #expect(try store.stat("plantocode-a.tar.zst") == nil)
+        let missing = #expect(throws: StoreError.self) { try store.get("plantocode-a.tar.zst", to: local.file("none")) }
+        #expect(missing?.kind == .notFound)
+        #expect(!FileManager.default.fileExists(atPath: local.file("none")))
+    }
+
+    @Test(arguments: ["", "a/b", "..", ".hidden"])
+    func refusesNamesThatAreNotOneComponent(name: String) throws {
+        let dir = TemporaryDirectory("names")
+        let store = LocalStore(root: dir.path)
+        #expect(throws: StoreError.self) { try store.stat(name) }
+    }
+
+    @Test func webDAVCredentialsRefusedAreSaidSo() throws {
+        let server = try RcloneWebDAV()
+        let store = WebDAVStore(baseURL: server.baseURL + "/x", user: server.user, password: "wrong")
+        let error = #expect(throws: StoreError.self) { try store.list(prefix: "") }
+        #expect(error?.kind == .refused)
+        #expect(error?.description.contains("wrong") == false)
+    }
+}
