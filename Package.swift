@@ -42,7 +42,7 @@ let package = Package(
 
         // Operations: export, inspect, verify, list.
         .target(name: "BackupCore", dependencies: [
-            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "PlanToCodeSchema",
+            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "PlanToCodeSchema",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

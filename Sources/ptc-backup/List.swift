@@ -6,23 +6,24 @@ import Foundation
 extension PTCBackup {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the archives in a folder: time, kind, size, sessions.",
+            abstract: "List the archives in a folder or a WebDAV folder: time, kind, size, sessions.",
             discussion: """
-                Reads each archive's manifest only. Archives whose manifest cannot be read are listed
-                with the reason.
+                For a local folder, reads each archive's manifest only (archives whose manifest cannot be
+                read are listed with the reason). For a remote folder, lists names, sizes and times.
 
-                Example:
+                Examples:
                   ptc-backup list ~/backups
+                  ptc-backup list webdav+https://dav.example.org/backups/
                 """)
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The folder.", valueName: "dir"))
+        @Argument(help: ArgumentHelp("The folder, or webdav+https://host/path.", valueName: "dir|remote"))
         var location: String
 
         func run() throws {
             try Console.run("list", global) { _ in
-                let report = try Lister().list(location)
+                let report = RemoteLocation.isRemote(location) ? try Transfers().list(location) : try Lister().list(location)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {
@@ -38,7 +39,7 @@ extension PTCBackup {
                                         + Console.column("?", 10) + "\(item.name)  (unreadable: \(problem))")
                         } else {
                             Console.out(Console.column(item.createdAt ?? "-", 22) + Console.column(item.kind?.rawValue ?? "-", 9)
-                                        + Console.column(Console.bytes(item.bytes), 10) + Console.column(String(item.sessions ?? 0), 10) + item.name)
+                                        + Console.column(Console.bytes(item.bytes), 10) + Console.column(item.sessions.map(String.init) ?? "-", 10) + item.name)
                         }
                     }
                 }

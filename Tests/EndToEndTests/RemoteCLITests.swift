@@ -1,0 +1,76 @@
+import BackupModel
+import BackupTestSupport
+import Foundation
+import Testing
+
+/// push, pull and list against a real WebDAV server (rclone serve webdav on 127.0.0.1).
+@Suite struct RemoteCLITests {
+    func ptc(_ arguments: [String], env extra: [String: String]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        env["PTC_WEBDAV_USER"] = nil
+        env["PTC_WEBDAV_PASSWORD"] = nil
+        for (key, value) in extra { env[key] = value }
+        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
+    }
+
+    @Test func pushListPullWithCredentialsFromTheEnvironmentOrNetrc() throws {
+        let server = try RcloneWebDAV()
+        let dir = TemporaryDirectory("remote-cli")
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000)
+        let archive = dir.file("plantocode-h-20260101T000000Z-full.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let remote = "webdav+\(server.baseURL)/backups/laptop/"
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+
+        let push = try ptc(["push", archive, remote], env: credentials)
+        #expect(push.status == 0, "\(push.stderr)")
+        let list = try ptc(["list", remote, "--json"], env: credentials)
+        #expect(list.status == 0, "\(list.stderr)")
+        let report = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        #expect(report.archives.map(\.name) == [(archive as NSString).lastPathComponent])
+        #expect(report.archives.first?.kind == .full)
+
+        // The same with ~/.netrc; a folder that does not exist is refused first.
+        #expect(try ptc(["pull", remote + (archive as NSString).lastPathComponent, "--output", dir.file("down") + "/"], env: credentials).status == 73)
+        try FileManager.default.createDirectory(atPath: dir.file("down"), withIntermediateDirectories: false)
+        try "machine 127.0.0.1\n  login \(server.user)\n  password \(server.password)\n".write(toFile: dir.file("netrc"), atomically: true, encoding: .utf8)
+        let pull = try ptc(["pull", remote + (archive as NSString).lastPathComponent, "--output", dir.file("down") + "/"],
+                           env: ["NETRC": dir.file("netrc")])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let pulled = dir.file("down/" + (archive as NSString).lastPathComponent)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: pulled)) == Data(contentsOf: URL(fileURLWithPath: archive)))
+        #expect(try ptc(["verify", pulled, "--quiet"], env: [:]).status == 0)
+
+        for result in [push, list, pull] {
+            #expect(!result.stdout.contains(server.password) && !result.stderr.contains(server.password))
+        }
+    }
+
+    @Test func remoteFailuresGiveTheirExitCodes() throws {
+        let server = try RcloneWebDAV()
+        let dir = TemporaryDirectory("remote-errors")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let archive = dir.file("a.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let remote = "webdav+\(server.baseURL)/backups/"
+        let secret = "not-the-Password-42"
+
+        let refused = try ptc(["push", archive, remote], env: ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": secret])
+        #expect(refused.status == 77, "\(refused.stderr)")
+        #expect(!refused.stderr.contains(secret))
+
+        let good = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        let missing = try ptc(["pull", remote + "nope.tar.zst", "--output", dir.path + "/"], env: good)
+        #expect(missing.status == 66, "\(missing.stderr)")
+        #expect(!dir.contents().contains("nope.tar.zst"))
+
+        let unreachable = try ptc(["list", "webdav+http://127.0.0.1:9/x/"], env: good)
+        #expect(unreachable.status == 69, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("127.0.0.1"))
+
+        #expect(try ptc(["push", archive, "s3://bucket/prefix"], env: [:]).status == 64)
+        #expect(try ptc(["push", archive, "webdav+http://u:p@127.0.0.1/x/"], env: [:]).status == 64)
+        #expect(try ptc(["push", dir.file("appdata.db"), remote], env: good).status == 65) // not an archive
+    }
+}
