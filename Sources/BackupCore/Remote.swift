@@ -133,6 +133,19 @@ public struct Transfers: Sendable {
         return destination
     }
 
+    /// Downloads the archive `remote` names into a new private folder under `temporaryDirectory`, runs
+    /// `body` on the local copy, and removes the folder whatever happens.
+    public func withDownload<T>(_ remote: String, temporaryDirectory: String = FileManager.default.temporaryDirectory.path,
+                                environment: [String: String] = ProcessInfo.processInfo.environment,
+                                _ body: (String) throws -> T) throws -> T {
+        var verifier = Verifier()
+        verifier.temporaryDirectory = temporaryDirectory
+        let folder = try verifier.makeWorkspace()
+        defer { TemporaryFiles.shared.remove(folder) }
+        let path = try pull(remote, output: folder + "/", environment: environment)
+        return try body(path)
+    }
+
     /// The archives in a remote folder: name, size, time; kind from the name.
     public func list(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListReport {
         let location = try RemoteLocation(parsing: remote, environment: environment)

@@ -16,6 +16,8 @@ public struct ExportReport: Codable, Sendable {
     public var skippedTables: [String]
     public var seconds: Double
     public var message: String?
+    /// With `--to`: where the archive was uploaded (the remote folder and the object's name).
+    public var uploadedTo: String?
 
     public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sessions: Int,
                 tables: [Manifest.Table], skippedTables: [String], seconds: Double, message: String?) {

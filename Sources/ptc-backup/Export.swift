@@ -41,6 +41,12 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Only sessions with something older than AGE (like 90d, 12h, 2w).", valueName: "age"))
         var olderThan: String?
 
+        @Option(help: ArgumentHelp("Upload the archive to this WebDAV folder (webdav+https://host/path/), check the upload, then remove the local copy unless --keep.", valueName: "remote"))
+        var to: String?
+
+        @Flag(help: "With --to: keep the local archive too.")
+        var keep = false
+
         @Option(help: "zstd compression level, 1 to 19.")
         var level = 3
 
@@ -64,6 +70,10 @@ extension PTCBackup {
             }
             if sessions.contains(where: \.isEmpty) { throw ValidationError("--session needs a session id") }
             if projects.contains(where: \.isEmpty) { throw ValidationError("--project needs a directory") }
+            if keep && to == nil { throw ValidationError("--keep only applies with --to") }
+            if let to {
+                do { _ = try RemoteLocation(parsing: to) } catch let error as BackupError { throw ValidationError(error.message) }
+            }
         }
 
         func run() throws {
@@ -72,6 +82,8 @@ extension PTCBackup {
                 var options = ExportOptions()
                 options.databasePath = db
                 options.output = output
+                // Without --output, an archive that is only on its way to a remote is made in $TMPDIR.
+                if to != nil && output == nil { options.output = FileManager.default.temporaryDirectory.path + "/" }
                 options.selection = SessionSelection(sessionIDs: sessions, projects: projects,
                                                      olderThan: try olderThan.map(Age.init(parsing:)))
                 options.compressionLevel = level
@@ -81,12 +93,20 @@ extension PTCBackup {
                 let started = Date()
                 let result = try Exporter(logger: logger, progress: bar.handler).export(options)
                 bar.finish()
+                var uploadedTo: String?
+                if let to, let archive = result.archivePath {
+                    let info = try Transfers().push(archive, to: to)
+                    uploadedTo = to.hasSuffix("/") ? to + info.name : to + "/" + info.name
+                    if !keep { try? FileManager.default.removeItem(atPath: archive) }
+                }
                 let seconds = Date().timeIntervalSince(started)
-                let report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
+                var report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
                                           sessions: result.manifest?.sessions.count ?? 0,
                                           tables: result.manifest?.tables ?? [], skippedTables: result.manifest?.skippedTables ?? [],
                                           seconds: (seconds * 1000).rounded() / 1000,
                                           message: result.archivePath == nil ? "no session matches the selection; nothing written" : nil)
+                report.uploadedTo = uploadedTo
+                if uploadedTo != nil && !keep { report.archive = nil }
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {
@@ -96,6 +116,12 @@ extension PTCBackup {
         }
 
         private func render(_ report: ExportReport, manifest: Manifest?) {
+            if let uploaded = report.uploadedTo, let manifest {
+                Console.out("Uploaded \(uploaded)")
+                Console.out("  \(manifest.kind.rawValue), \(Console.bytes(report.bytes ?? 0)), \(manifest.sessions.count) sessions, in \(String(format: "%.1f", report.seconds)) s")
+                if let archive = report.archive { Console.out("  kept \(archive)") }
+                return
+            }
             guard let archive = report.archive, let manifest else {
                 Console.out("Nothing to export: no session matches the selection; nothing written.")
                 return

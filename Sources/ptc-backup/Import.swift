@@ -37,7 +37,7 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The archive.", valueName: "archive"))
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst).", valueName: "archive|remote-url"))
         var archive: String
 
         @Option(help: ArgumentHelp("The database to restore into (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
@@ -94,7 +94,18 @@ extension PTCBackup {
                 options.busyTimeout = busyTimeout
                 if let tempDir { options.temporaryDirectory = tempDir }
                 let bar = ProgressBar(options: global)
-                let report = try Importer(logger: logger, progress: bar.handler).run(options)
+                let report: ImportReport
+                if RemoteLocation.isRemote(archive) {
+                    report = try Transfers().withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
+                        var fetched = options
+                        fetched.archivePath = local
+                        var report = try Importer(logger: logger, progress: bar.handler).run(fetched)
+                        report.archive = archive
+                        return report
+                    }
+                } else {
+                    report = try Importer(logger: logger, progress: bar.handler).run(options)
+                }
                 bar.finish()
                 if global.json {
                     Console.printJSON(report)

@@ -18,7 +18,7 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The archive.", valueName: "archive"))
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst).", valueName: "archive|remote-url"))
         var archive: String
 
         @Option(help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
@@ -29,7 +29,9 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 var verifier = Verifier(logger: logger, progress: bar.handler)
                 if let tempDir { verifier.temporaryDirectory = tempDir }
-                let outcome = try verifier.verify(archive)
+                let outcome = RemoteLocation.isRemote(archive)
+                    ? try Transfers().withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
+                    : try verifier.verify(archive)
                 bar.finish()
                 let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,
                                           entries: outcome.manifest.entries, tables: outcome.tables)

@@ -73,4 +73,32 @@ import Testing
         #expect(try ptc(["push", archive, "webdav+http://u:p@127.0.0.1/x/"], env: [:]).status == 64)
         #expect(try ptc(["push", dir.file("appdata.db"), remote], env: good).status == 65) // not an archive
     }
+
+    @Test func exportToARemoteThenVerifyAndImportFromIt() throws {
+        let server = try RcloneWebDAV()
+        let dir = TemporaryDirectory("remote-roundtrip")
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000)
+        let remote = "webdav+\(server.baseURL)/nightly/"
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password, "TMPDIR": dir.path]
+
+        let export = try ptc(["export", "--db", fixture.path, "--to", remote, "--json"], env: credentials)
+        #expect(export.status == 0, "\(export.stderr)")
+        let report = try JSONDecoder().decode(ExportReport.self, from: Data(export.stdout.utf8))
+        let url = try #require(report.uploadedTo)
+        #expect(report.archive == nil)                                         // the local copy is gone
+        #expect(!dir.contents().contains { $0.hasSuffix(".tar.zst") })
+        #expect(server.root.contents() == ["nightly"])
+
+        let verify = try ptc(["verify", url], env: credentials)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let restore = try ptc(["import", url, "--db", dir.file("restored.db"), "--mode", "restore", "--quiet"], env: credentials)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TableDigest.digests(of: dir.file("restored.db")) == TableDigest.digests(of: fixture.path))
+        // Nothing downloaded stays behind.
+        #expect(!dir.contents().contains { $0.hasPrefix("ptc-backup-verify") })
+
+        let kept = try ptc(["export", "--db", fixture.path, "--to", remote, "--keep", "--output", dir.path + "/", "--quiet"], env: credentials)
+        #expect(kept.status == 0, "\(kept.stderr)")
+        #expect(dir.contents().contains { $0.hasSuffix(".tar.zst") })
+    }
 }
