@@ -6,7 +6,7 @@ import Testing
 
 /// One contract for every store: a local folder, and WebDAV against a real server on 127.0.0.1.
 @Suite struct StoreContractTests {
-    enum Kind: String, CaseIterable, Sendable { case local, webdav }
+    enum Kind: String, CaseIterable, Sendable { case local, rclone, apacheBasic, apacheDigest }
 
     /// A store of `kind`, and what keeps its backing alive.
     func store(_ kind: Kind) throws -> (any RemoteStore, AnyObject) {
@@ -14,8 +14,11 @@ import Testing
         case .local:
             let dir = TemporaryDirectory("store")
             return (LocalStore(root: dir.file("archives")), dir)
-        case .webdav:
+        case .rclone:
             let server = try RcloneWebDAV()
+            return (WebDAVStore(baseURL: server.baseURL + "/backups/laptop", user: server.user, password: server.password), server)
+        case .apacheBasic, .apacheDigest:
+            let server = try ApacheWebDAV(auth: kind == .apacheBasic ? .basic : .digest)
             return (WebDAVStore(baseURL: server.baseURL + "/backups/laptop", user: server.user, password: server.password), server)
         }
     }

@@ -331,7 +331,7 @@ public final class RcloneWebDAV: @unchecked Sendable {
         return "/usr/local/bin/rclone"
     }
 
-    static func canConnect(port: Int) -> Bool {
+    public static func canConnect(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -342,5 +342,95 @@ public final class RcloneWebDAV: @unchecked Sendable {
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+    }
+}
+
+/// A real Apache 2.4 with mod_dav (Debian's apache2) on 127.0.0.1, in the foreground with its own
+/// configuration, serving a private folder behind Basic or Digest authentication. Stopped when the value
+/// goes away.
+public final class ApacheWebDAV: @unchecked Sendable {
+    public enum Auth: String, Sendable { case basic = "Basic", digest = "Digest" }
+
+    public let folder: TemporaryDirectory
+    public let port: Int
+    public let user = "ptc"
+    public let password = "dav-Pa55-word"
+    private let process: RunningProcess
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// Where the served files are.
+    public var data: String { folder.file("data") }
+
+    public init(auth: Auth) throws {
+        folder = TemporaryDirectory("apache")
+        let realm = "ptc-backup tests"
+        let user = self.user, password = self.password
+        for sub in ["data", "run"] {
+            try FileManager.default.createDirectory(atPath: folder.file(sub), withIntermediateDirectories: true)
+            chmod(folder.file(sub), 0o777)   // Apache started as root serves as nobody
+        }
+        chmod(folder.path, 0o755)
+        switch auth {
+        case .basic:
+            let made = try Binary.run("/usr/bin/htpasswd", ["-bc", folder.file("users"), user, password])
+            guard made.status == 0 else { throw TestFailure("htpasswd: \(made.stderr)") }
+        case .digest:
+            let md5 = try Binary.run("/bin/sh", ["-c", "printf '%s' \"$0\" | md5sum | cut -d' ' -f1", "\(user):\(realm):\(password)"])
+            try "\(user):\(realm):\(md5.stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n"
+                .write(toFile: folder.file("users"), atomically: true, encoding: .utf8)
+        }
+        chmod(folder.file("users"), 0o644)
+        let modules = "/usr/lib/apache2/modules"
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000...45_000)
+            let config = """
+                ServerRoot "\(folder.path)"
+                ServerName 127.0.0.1
+                Listen 127.0.0.1:\(port)
+                PidFile "\(folder.file("run/httpd.pid"))"
+                ErrorLog "\(folder.file("error.log"))"
+                LogLevel warn
+                LoadModule mpm_prefork_module \(modules)/mod_mpm_prefork.so
+                LoadModule authz_core_module \(modules)/mod_authz_core.so
+                LoadModule authn_core_module \(modules)/mod_authn_core.so
+                LoadModule authn_file_module \(modules)/mod_authn_file.so
+                LoadModule authz_user_module \(modules)/mod_authz_user.so
+                LoadModule auth_basic_module \(modules)/mod_auth_basic.so
+                LoadModule auth_digest_module \(modules)/mod_auth_digest.so
+                LoadModule dav_module \(modules)/mod_dav.so
+                LoadModule dav_fs_module \(modules)/mod_dav_fs.so
+                \(getuid() == 0 ? "User nobody\nGroup nogroup" : "")
+                DavLockDB "\(folder.file("run/davlock"))"
+                DocumentRoot "\(folder.file("data"))"
+                <Directory "\(folder.file("data"))">
+                    Dav On
+                    AuthType \(auth.rawValue)
+                    AuthName "\(realm)"
+                    \(auth == .digest ? "AuthDigestProvider file" : "AuthBasicProvider file")
+                    AuthUserFile "\(folder.file("users"))"
+                    Require valid-user
+                </Directory>
+                """
+            try config.write(toFile: folder.file("httpd.conf"), atomically: true, encoding: .utf8)
+            let process = try Binary.start("/usr/sbin/apache2", ["-X", "-f", folder.file("httpd.conf")])
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && process.process.isRunning {
+                if RcloneWebDAV.canConnect(port: port) {
+                    self.port = port
+                    self.process = process
+                    return
+                }
+                usleep(50_000)
+            }
+            process.kill(SIGKILL)
+            lastError = ((try? process.wait(timeout: 5).stderr) ?? "") + ((try? String(contentsOfFile: folder.file("error.log"), encoding: .utf8)) ?? "")
+        }
+        throw TestFailure("apache2 did not start: \(lastError)")
+    }
+
+    deinit {
+        process.kill(SIGTERM)
+        _ = try? process.wait(timeout: 10)
     }
 }
