@@ -6,7 +6,7 @@ import Foundation
 /// optionally ending in an archive's name. Credentials come from `PTC_WEBDAV_USER`/`PTC_WEBDAV_PASSWORD`,
 /// else `~/.netrc`; never from the URL, and they never appear in messages.
 public struct RemoteLocation: Sendable {
-    public let store: any RemoteStore
+    public internal(set) var store: any RemoteStore
     /// The object named by the URL's last component, when it names an archive (`*.tar.zst`).
     public let objectName: String?
 
@@ -88,14 +88,25 @@ enum NetRC {
     }
 }
 
-/// Moving archives between this machine and a remote.
+/// Moving archives between this machine and a remote. Remote calls that fail in passing (refused or
+/// reset connections, timeouts, 5xx) are retried with backoff (``RetryingStore``); `onRetry` hears of each.
 public struct Transfers: Sendable {
-    public init() {}
+    public var onRetry: @Sendable (String) -> Void
+
+    public init(onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.onRetry = onRetry
+    }
+
+    private func open(_ remote: String, _ environment: [String: String]) throws -> RemoteLocation {
+        var location = try RemoteLocation(parsing: remote, environment: environment)
+        location.store = RetryingStore(location.store, onRetry: onRetry)
+        return location
+    }
 
     /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
     /// Returns the object's name and size on the remote.
     public func push(_ path: String, to remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
-        let location = try RemoteLocation(parsing: remote, environment: environment)
+        let location = try open(remote, environment)
         _ = try ArchiveContents.manifest(of: path)
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
@@ -109,7 +120,7 @@ public struct Transfers: Sendable {
     /// Downloads the archive `remote` names into `output` (a folder, or a file name), under a temporary
     /// name until it is complete and reads as an archive. Returns the local path.
     public func pull(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        let location = try RemoteLocation(parsing: remote, environment: environment)
+        let location = try open(remote, environment)
         guard let name = location.objectName else {
             throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
         }
@@ -148,7 +159,7 @@ public struct Transfers: Sendable {
 
     /// The archives in a remote folder: name, size, time; kind from the name.
     public func list(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListReport {
-        let location = try RemoteLocation(parsing: remote, environment: environment)
+        let location = try open(remote, environment)
         let objects = try Self.mapped { try location.store.list(prefix: "") }.filter { $0.name.hasSuffix(".tar.zst") }
         let items = objects.map { object in
             ListReport.Item(name: object.name, bytes: object.size,

@@ -56,13 +56,21 @@ public struct WebDAVStore: RemoteStore {
         let temporary = ".\(name).part-\(UInt32.random(in: 0...UInt32.max))"
         var upload = request("PUT", url(temporary))
         upload.body = .file(path: path, size: size)
-        var response = try perform(upload, doing: "uploading \(name) to \(baseURL)")
-        if [404, 409, 500].contains(response.status) {
-            // The collection (or a parent) is missing: servers answer 409, 404 or 500. Create it, try again.
-            try createCollections()
-            response = try perform(upload, doing: "uploading \(name) to \(baseURL)")
+        let response: HTTPResponse
+        do {
+            var first = try perform(upload, doing: "uploading \(name) to \(baseURL)")
+            if [404, 409, 500].contains(first.status) {
+                // The collection (or a parent) is missing: servers answer 409, 404 or 500. Create it, try again.
+                try createCollections()
+                first = try perform(upload, doing: "uploading \(name) to \(baseURL)")
+            }
+            response = first
+            guard response.isSuccess else { throw failure(response, "uploading \(name) to \(baseURL)") }
+        } catch {
+            // Whatever part of the upload arrived stays under its temporary name only; remove it if we can.
+            _ = try? client.perform(request("DELETE", url(temporary)))
+            throw error
         }
-        guard response.isSuccess else { throw failure(response, "uploading \(name) to \(baseURL)") }
         var move = request("MOVE", url(temporary))
         move.headers = [("Destination", url(name)), ("Overwrite", "T")]
         let moved = try perform(move, doing: "moving \(name) into place on \(baseURL)")

@@ -64,6 +64,16 @@ enum Console {
         }
     }
 
+    /// Prints each retry of a remote call on stderr (one line), unless `--quiet`.
+    static func retryReporter(_ options: GlobalOptions) -> @Sendable (String) -> Void {
+        let quiet = options.quiet
+        return { message in
+            guard !quiet else { return }
+            ProgressBar.clearLine()
+            err("ptc-backup: \(message)\n")
+        }
+    }
+
     /// Raises this process's niceness to `niceness` (never lowers it). Threads started afterwards,
     /// zstd's workers among them, inherit it. The corresponding C function is `setpriority`.
     static func lowerPriority(to niceness: Int32) {

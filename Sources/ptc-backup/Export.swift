@@ -95,7 +95,7 @@ extension PTCBackup {
                 bar.finish()
                 var uploadedTo: String?
                 if let to, let archive = result.archivePath {
-                    let info = try Transfers().push(archive, to: to)
+                    let info = try Transfers(onRetry: Console.retryReporter(global)).push(archive, to: to)
                     uploadedTo = to.hasSuffix("/") ? to + info.name : to + "/" + info.name
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }

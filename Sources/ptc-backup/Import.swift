@@ -96,7 +96,7 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let report: ImportReport
                 if RemoteLocation.isRemote(archive) {
-                    report = try Transfers().withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
+                    report = try Transfers(onRetry: Console.retryReporter(global)).withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
                         var fetched = options
                         fetched.archivePath = local
                         var report = try Importer(logger: logger, progress: bar.handler).run(fetched)

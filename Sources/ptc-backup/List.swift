@@ -23,7 +23,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("list", global) { _ in
-                let report = RemoteLocation.isRemote(location) ? try Transfers().list(location) : try Lister().list(location)
+                let report = RemoteLocation.isRemote(location) ? try Transfers(onRetry: Console.retryReporter(global)).list(location) : try Lister().list(location)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {

@@ -35,7 +35,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("push", global) { _ in
-                let info = try Transfers().push(file, to: remote)
+                let info = try Transfers(onRetry: Console.retryReporter(global)).push(file, to: remote)
                 if global.json {
                     Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size))
                 } else if !global.quiet {
@@ -66,7 +66,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("pull", global) { _ in
-                let path = try Transfers().pull(remote, output: output)
+                let path = try Transfers(onRetry: Console.retryReporter(global)).pull(remote, output: output)
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 if global.json {
                     Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0))

@@ -30,7 +30,7 @@ extension PTCBackup {
                 var verifier = Verifier(logger: logger, progress: bar.handler)
                 if let tempDir { verifier.temporaryDirectory = tempDir }
                 let outcome = RemoteLocation.isRemote(archive)
-                    ? try Transfers().withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
+                    ? try Transfers(onRetry: Console.retryReporter(global)).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
                     : try verifier.verify(archive)
                 bar.finish()
                 let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,

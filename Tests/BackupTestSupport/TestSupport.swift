@@ -291,13 +291,15 @@ public final class RcloneWebDAV: @unchecked Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public init() throws {
+    /// - Parameter authenticate: false serves without a password (no authentication round trips, so a
+    ///   fault test knows which connection carries the body).
+    public init(authenticate: Bool = true) throws {
         root = TemporaryDirectory("webdav")
         var lastError = ""
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...45_000)
-            let process = try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)",
-                                                         "--user", user, "--pass", password])
+            let process = try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)"]
+                                           + (authenticate ? ["--user", user, "--pass", password] : []))
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline && process.process.isRunning {
                 if Self.canConnect(port: port) {
@@ -432,5 +434,128 @@ public final class ApacheWebDAV: @unchecked Sendable {
     deinit {
         process.kill(SIGTERM)
         _ = try? process.wait(timeout: 10)
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 for fault injection: the first `faultyConnections` connections that carry more
+/// than `cutAfter` bytes from the client are reset there (in mid-upload); others pass through. Stops on deinit.
+public final class FaultyProxy: @unchecked Sendable {
+    public let port: Int
+    private let listener: Int32
+    private let state: State
+
+    /// What the accepting thread shares with the proxy (the thread must not keep the proxy alive).
+    private final class State: @unchecked Sendable {
+        let lock = NSLock()
+        var remainingFaults: Int
+        var stopped = false
+        init(faults: Int) { remainingFaults = faults }
+
+        /// Whether this connection, which has just reached the threshold, is to be cut.
+        func takeFault() -> Bool {
+            lock.lock(); defer { lock.unlock() }
+            guard remainingFaults > 0 else { return false }
+            remainingFaults -= 1
+            return true
+        }
+    }
+
+    public init(to target: Int, cutAfter: Int, faultyConnections: Int) throws {
+        let state = State(faults: faultyConnections)
+        self.state = state
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 16) == 0 else { throw TestFailure("the proxy cannot listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread { Self.acceptLoop(listener: listener, target: target, cutAfter: cutAfter, state: state) }.start()
+    }
+
+    deinit {
+        state.lock.lock(); state.stopped = true; state.lock.unlock()
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    private static func acceptLoop(listener: Int32, target: Int, cutAfter: Int, state: State) {
+        while true {
+            let client = accept(listener, nil, nil)
+            state.lock.lock()
+            let done = state.stopped
+            state.lock.unlock()
+            if client < 0 || done {
+                if client >= 0 { close(client) }
+                return
+            }
+            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(target).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { close(client); close(server); continue }
+            let pair = SocketPair(client, server)
+            Thread { pump(from: client, to: server, cutAfter: cutAfter, state: state, pair: pair) }.start()
+            Thread { pump(from: server, to: client, cutAfter: nil, state: state, pair: pair) }.start()
+        }
+    }
+
+    /// The two sockets of one proxied connection, shut down and closed exactly once (a second close could
+    /// hit a descriptor number another thread has been given since).
+    private final class SocketPair: @unchecked Sendable {
+        private let lock = NSLock()
+        private var closed = false
+        let a: Int32, b: Int32
+        init(_ a: Int32, _ b: Int32) { self.a = a; self.b = b }
+
+        /// Shutting down first wakes the other direction's blocked read; with `reset`, the close sends RST.
+        func closeBoth(reset: Bool) {
+            lock.lock(); defer { lock.unlock() }
+            guard !closed else { return }
+            closed = true
+            if reset {
+                var linger = linger(l_onoff: 1, l_linger: 0)
+                setsockopt(a, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+                setsockopt(b, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+            }
+            shutdown(a, Int32(SHUT_RDWR))
+            shutdown(b, Int32(SHUT_RDWR))
+            close(a)
+            close(b)
+        }
+    }
+
+    /// Copies bytes one way; at `cutAfter` bytes, resets the connection if a fault is still due.
+    private static func pump(from source: Int32, to destination: Int32, cutAfter: Int?, state: State, pair: SocketPair) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var moved = 0
+        var limit = cutAfter ?? Int.max
+        while moved < limit {
+            let n = read(source, &buffer, min(buffer.count, limit - moved))
+            if n <= 0 { break }
+            var offset = 0
+            while offset < n {
+                let w = buffer[offset..<n].withUnsafeBytes { write(destination, $0.baseAddress, $0.count) }
+                if w <= 0 { break }
+                offset += w
+            }
+            moved += n
+            if moved >= limit && !state.takeFault() { limit = Int.max }
+        }
+        pair.closeBoth(reset: moved >= limit)
     }
 }
