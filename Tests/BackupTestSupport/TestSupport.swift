@@ -393,6 +393,7 @@ public final class ApacheWebDAV: @unchecked Sendable {
                 PidFile "\(folder.file("run/httpd.pid"))"
                 ErrorLog "\(folder.file("error.log"))"
                 LogLevel warn
+                KeepAlive Off
                 LoadModule mpm_prefork_module \(modules)/mod_mpm_prefork.so
                 LoadModule authz_core_module \(modules)/mod_authz_core.so
                 LoadModule authn_core_module \(modules)/mod_authn_core.so
