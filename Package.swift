@@ -30,8 +30,8 @@ let package = Package(
         .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
         .target(name: "BackupHTTP", dependencies: ["CCurl"]),
-        // Where archives are kept: one protocol, a local folder, WebDAV.
-        .target(name: "BackupStore", dependencies: ["BackupHTTP"]),
+        // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
+        .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest"]),
 
         // The project's own SQL and JSON Schema, carried as resources.
         .target(name: "PlanToCodeSchema", path: "Schema", exclude: ["README.md"],

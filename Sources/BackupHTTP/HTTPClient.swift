@@ -18,12 +18,13 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// One HTTP request. The body is nothing, bytes, or a file streamed from disk (with Content-Length).
+/// One HTTP request. The body is nothing, bytes, or a file (or `size` bytes of it from `offset`) streamed
+/// from disk with Content-Length.
 public struct HTTPRequest: Sendable {
     public enum Body: Sendable {
         case none
         case bytes([UInt8])
-        case file(path: String, size: Int64)
+        case file(path: String, offset: Int64 = 0, size: Int64)
     }
 
     public var method: String
@@ -32,9 +33,13 @@ public struct HTTPRequest: Sendable {
     public var body: Body = .none
     /// Where to write the response body; nil keeps it in memory (small responses only).
     public var downloadPath: String?
+    /// Append to ``downloadPath`` instead of truncating it (resuming with a `Range` header).
+    public var appendToDownload = false
     /// Basic or Digest, whichever the server asks for.
     public var credentials: (user: String, password: String)?
     public var connectTimeout: Int = 10
+    /// TLS certificates and host names are checked unless this is false (`--insecure`).
+    public var verifyTLS = true
     /// Abort when fewer than 1 byte/s move for this long.
     public var stallTimeout: Int = 30
 
@@ -72,7 +77,7 @@ public struct HTTPClient: Sendable {
         defer { curl_easy_cleanup(handle) }
         let transfer = Transfer()
         if let path = request.downloadPath {
-            transfer.output = fopen(path, "wb")
+            transfer.output = fopen(path, request.appendToDownload ? "ab" : "wb")
             guard transfer.output != nil else {
                 throw CurlError(code: -1, message: "cannot create \(path): \(String(cString: strerror(errno)))", url: safeURL)
             }
@@ -92,6 +97,10 @@ public struct HTTPClient: Sendable {
         set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1))
         set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallTimeout))
         set(cbk_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        if !request.verifyTLS {
+            set(cbk_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0))
+            set(cbk_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0))
+        }
         set(cbk_curl_setopt_write_function(handle, { data, size, count, context in
             guard let context, let data else { return 0 }
             return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receive(data, size * count)
@@ -122,11 +131,14 @@ public struct HTTPClient: Sendable {
             transfer.source = upload
             set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(bytes.count)))
-        case .file(let path, let size):
+        case .file(let path, let offset, let size):
             transfer.input = fopen(path, "rb")
-            guard transfer.input != nil else {
+            guard transfer.input != nil, fseeko(transfer.input, off_t(offset), SEEK_SET) == 0 else {
                 throw CurlError(code: -1, message: "cannot read \(path): \(String(cString: strerror(errno)))", url: safeURL)
             }
+            transfer.inputStart = offset
+            transfer.inputRemaining = size
+            transfer.inputSize = size
             set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)))
         }
@@ -170,6 +182,10 @@ public struct HTTPClient: Sendable {
 private final class Transfer {
     var output: UnsafeMutablePointer<FILE>?
     var input: UnsafeMutablePointer<FILE>?
+    /// Where the body starts in ``input`` and how much of it is left to send.
+    var inputStart: Int64 = 0
+    var inputRemaining: Int64 = 0
+    var inputSize: Int64 = 0
     var source: [UInt8] = []
     var sent = 0
     var body: [UInt8] = []
@@ -196,14 +212,22 @@ private final class Transfer {
     }
 
     func seek(to offset: Int64) -> Bool {
-        if let input { return fseeko(input, off_t(offset), SEEK_SET) == 0 }
+        if let input {
+            guard offset >= 0, offset <= inputSize else { return false }
+            inputRemaining = inputSize - offset
+            return fseeko(input, off_t(inputStart + offset), SEEK_SET) == 0
+        }
         guard offset >= 0, offset <= Int64(source.count) else { return false }
         sent = Int(offset)
         return true
     }
 
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
-        if let input { return fread(buffer, 1, count, input) }
+        if let input {
+            let n = fread(buffer, 1, Int(min(Int64(count), inputRemaining)), input)
+            inputRemaining -= Int64(n)
+            return n
+        }
         let n = min(count, source.count - sent)
         source.withUnsafeBytes { raw in
             if n > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: raw.baseAddress! + sent, byteCount: n) }

@@ -5,11 +5,14 @@ public struct ObjectInfo: Sendable, Equatable {
     public var name: String
     public var size: Int64
     public var modified: Date?
+    /// The SHA-256 the object carries as metadata (S3 `x-amz-meta-sha256`), when the store keeps one.
+    public var sha256: String?
 
-    public init(name: String, size: Int64, modified: Date?) {
+    public init(name: String, size: Int64, modified: Date?, sha256: String? = nil) {
         self.name = name
         self.size = size
         self.modified = modified
+        self.sha256 = sha256
     }
 }
 
@@ -28,6 +31,11 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let kind: Kind
     public let message: String
     public let status: Int?
+    /// Retries already ran out on this (inside a store, say for one part of an upload): do not retry again.
+    public var exhausted = false
+
+    /// Worth another attempt after a pause.
+    public var isRetryable: Bool { kind == .unavailable && !exhausted }
 
     public init(_ kind: Kind, _ message: String, status: Int? = nil) {
         self.kind = kind

@@ -1,8 +1,5 @@
 import BackupHTTP
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 /// A WebDAV collection (Apache mod_dav, Nextcloud, rclone, ...). Uploads go to a hidden temporary name and
 /// are then MOVEd to their own, so no reader ever sees half an object; missing parent collections are created.
@@ -122,7 +119,7 @@ public struct WebDAVStore: RemoteStore {
         let response = try perform(find, doing: "listing \(baseURL)")
         if response.status == 404 { return [] }
         guard response.status == 207 else { throw failure(response, "listing \(baseURL)") }
-        let entries = try PropfindParser.parse(Data(response.body), listing: baseURL)
+        let entries = try Propfind.parse(Data(response.body), listing: baseURL)
         return entries.filter { !$0.isCollection }.compactMap { entry -> ObjectInfo? in
             let name = entry.name
             guard !name.isEmpty, name.hasPrefix(prefix), !name.hasPrefix(".") else { return nil }
@@ -146,63 +143,29 @@ public struct WebDAVStore: RemoteStore {
 }
 
 /// A PROPFIND multistatus, read by XML namespace (servers use different prefixes for `DAV:`).
-final class PropfindParser: NSObject, XMLParserDelegate {
+enum Propfind {
     struct Entry {
-        var href = ""
-        var size: Int64 = 0
+        var size: Int64
         var modified: String?
-        var isCollection = false
-        var name = ""
+        var isCollection: Bool
+        /// The last path component, decoded; empty for the listed collection itself.
+        var name: String
     }
-
-    private var entries: [Entry] = []
-    private var current: Entry?
-    private var text = ""
 
     static func parse(_ data: Data, listing base: String) throws -> [Entry] {
-        let parser = XMLParser(data: data)
-        let delegate = PropfindParser()
-        parser.delegate = delegate
-        parser.shouldProcessNamespaces = true
-        guard parser.parse() else {
-            throw StoreError(.other, "the server's listing of \(base) is not valid XML: \(parser.parserError.map { "\($0)" } ?? "unknown error")")
-        }
-        let basePath = URLComponents(string: base)?.percentEncodedPath ?? ""
-        return delegate.entries.map { entry in
-            var entry = entry
-            var path = URLComponents(string: entry.href)?.percentEncodedPath ?? entry.href
+        let root = try XMLElement.parse(data, what: "the server's listing of \(base)")
+        var basePath = URLComponents(string: base)?.percentEncodedPath ?? ""
+        while basePath.hasSuffix("/") { basePath.removeLast() }
+        return root.all("response", in: "DAV:").map { response in
+            let href = response.value("href", in: "DAV:") ?? ""
+            var path = URLComponents(string: href)?.percentEncodedPath ?? href
             while path.hasSuffix("/") { path.removeLast() }
-            var trimmedBase = basePath
-            while trimmedBase.hasSuffix("/") { trimmedBase.removeLast() }
-            entry.name = path == trimmedBase ? "" : ((path as NSString).lastPathComponent.removingPercentEncoding ?? "")
-            return entry
-        }
-    }
-
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
-        guard namespaceURI == "DAV:" else { return }
-        switch name {
-        case "response": current = Entry()
-        case "collection": current?.isCollection = true
-        default: break
-        }
-        text = ""
-    }
-
-    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
-
-    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
-        guard namespaceURI == "DAV:" else { return }
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        switch name {
-        case "href": current?.href = value
-        case "getcontentlength": current?.size = Int64(value) ?? 0
-        case "getlastmodified": current?.modified = value
-        case "response":
-            if let entry = current { entries.append(entry) }
-            current = nil
-        default: break
+            let properties = response.descendants("prop", in: "DAV:")
+            let property = { (name: String) in properties.lazy.compactMap { $0.value(name, in: "DAV:") }.first }
+            return Entry(size: property("getcontentlength").flatMap { Int64($0) } ?? 0,
+                         modified: property("getlastmodified"),
+                         isCollection: properties.contains { !$0.descendants("collection", in: "DAV:").isEmpty },
+                         name: path == basePath ? "" : ((path as NSString).lastPathComponent.removingPercentEncoding ?? ""))
         }
     }
 }

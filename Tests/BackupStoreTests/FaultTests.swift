@@ -27,7 +27,7 @@ import Testing
         // With retries it goes through on a later connection.
         let retries = RetryCounter()
         var retrying = RetryingStore(viaProxy) { _ in retries.add() }
-        retrying.firstDelay = 0.05
+        retrying.backoff.firstDelay = 0.05
         try retrying.put(file: local.file("a"), as: "a.tar.zst")
         #expect(retries.count == 1)
         #expect(try direct.stat("a.tar.zst")?.size == Int64(bytes.count))
@@ -45,8 +45,8 @@ import Testing
         let store = WebDAVStore(baseURL: "http://127.0.0.1:9/x", user: nil, password: nil)
         let retries = RetryCounter()
         var retrying = RetryingStore(store) { _ in retries.add() }
-        retrying.attempts = 3
-        retrying.firstDelay = 0.01
+        retrying.backoff.attempts = 3
+        retrying.backoff.firstDelay = 0.01
         let started = Date()
         #expect(throws: StoreError.self) { try retrying.list(prefix: "") }
         #expect(retries.count == 2)

@@ -8,7 +8,7 @@ import Testing
 @Suite struct StoreContractTests {
     /// Apache with Digest passes this contract on its own but answered 401 once under a fully loaded test run
     /// (to be understood before it joins; see docs/DEVELOPMENT.md), so it is not in the default set.
-    enum Kind: String, CaseIterable, Sendable { case local, rclone, apacheBasic }
+    enum Kind: String, CaseIterable, Sendable { case local, rclone, apacheBasic, moto, radosgw }
 
     /// A store of `kind`, and what keeps its backing alive.
     func store(_ kind: Kind) throws -> (any RemoteStore, AnyObject) {
@@ -22,7 +22,20 @@ import Testing
         case .apacheBasic:
             let server = try ApacheWebDAV(auth: .basic)
             return (WebDAVStore(baseURL: server.baseURL + "/backups/laptop", user: server.user, password: server.password), server)
+        case .moto, .radosgw:
+            let server = try S3TestServer.shared(kind == .moto ? .moto : .radosgw)
+            // moto 5.2 in IAM mode rejects the signature of any request with a '/' in its query (boto3's too),
+            // so its contract runs without a key prefix; radosgw covers prefixes.
+            return (try S3Store(Self.s3(server, bucket: S3TestServer.uniqueBucket("contract"), prefix: kind == .moto ? "" : "backups/laptop")), server)
         }
+    }
+
+    /// A configuration for `server`: a bucket that does not exist yet (the first upload makes it), a prefix.
+    static func s3(_ server: S3TestServer, bucket: String, prefix: String = "backups/laptop") -> S3Store.Configuration {
+        var configuration = S3Store.Configuration(endpoint: server.endpoint, bucket: bucket, prefix: prefix,
+                                                  credentials: S3Credentials(accessKey: server.accessKey, secretKey: server.secretKey))
+        configuration.backoff.firstDelay = 0.05
+        return configuration
     }
 
     func file(_ dir: TemporaryDirectory, _ name: String, bytes: Int) throws -> (String, [UInt8]) {

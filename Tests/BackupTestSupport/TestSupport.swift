@@ -305,6 +305,7 @@ public final class RcloneWebDAV: @unchecked Sendable {
                 if Self.canConnect(port: port) {
                     self.port = port
                     self.process = process
+                    Reaper.watch([process.pid])
                     return
                 }
                 usleep(50_000)
@@ -422,6 +423,7 @@ public final class ApacheWebDAV: @unchecked Sendable {
                 if RcloneWebDAV.canConnect(port: port) {
                     self.port = port
                     self.process = process
+                    Reaper.watch([process.pid])
                     return
                 }
                 usleep(50_000)
@@ -439,8 +441,16 @@ public final class ApacheWebDAV: @unchecked Sendable {
 }
 
 /// A TCP proxy on 127.0.0.1 for fault injection: the first `faultyConnections` connections that carry more
-/// than `cutAfter` bytes from the client are reset there (in mid-upload); others pass through. Stops on deinit.
+/// than `cutAfter` bytes in `direction` (client to server: an upload; server to client: a download) meet
+/// `fault` there: reset, or stalled (nothing more moves, then closed); others pass through. Stops on deinit.
 public final class FaultyProxy: @unchecked Sendable {
+    public enum Direction: Sendable { case upload, download }
+    public enum Fault: Sendable {
+        case reset
+        /// Stop forwarding for this many seconds, then close.
+        case stall(seconds: Double)
+    }
+
     public let port: Int
     private let listener: Int32
     private let state: State
@@ -452,6 +462,8 @@ public final class FaultyProxy: @unchecked Sendable {
         var stopped = false
         init(faults: Int) { remainingFaults = faults }
 
+        var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
         /// Whether this connection, which has just reached the threshold, is to be cut.
         func takeFault() -> Bool {
             lock.lock(); defer { lock.unlock() }
@@ -461,7 +473,7 @@ public final class FaultyProxy: @unchecked Sendable {
         }
     }
 
-    public init(to target: Int, cutAfter: Int, faultyConnections: Int) throws {
+    public init(to target: Int, cutAfter: Int, faultyConnections: Int, direction: Direction = .upload, fault: Fault = .reset) throws {
         let state = State(faults: faultyConnections)
         self.state = state
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -481,7 +493,7 @@ public final class FaultyProxy: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
         }
         port = Int(UInt16(bigEndian: address.sin_port))
-        Thread { Self.acceptLoop(listener: listener, target: target, cutAfter: cutAfter, state: state) }.start()
+        Thread { Self.acceptLoop(listener: listener, target: target, cutAfter: cutAfter, direction: direction, fault: fault, state: state) }.start()
     }
 
     deinit {
@@ -490,7 +502,7 @@ public final class FaultyProxy: @unchecked Sendable {
         close(listener)
     }
 
-    private static func acceptLoop(listener: Int32, target: Int, cutAfter: Int, state: State) {
+    private static func acceptLoop(listener: Int32, target: Int, cutAfter: Int, direction: Direction, fault: Fault, state: State) {
         while true {
             let client = accept(listener, nil, nil)
             state.lock.lock()
@@ -510,8 +522,9 @@ public final class FaultyProxy: @unchecked Sendable {
             }
             guard connected == 0 else { close(client); close(server); continue }
             let pair = SocketPair(client, server)
-            Thread { pump(from: client, to: server, cutAfter: cutAfter, state: state, pair: pair) }.start()
-            Thread { pump(from: server, to: client, cutAfter: nil, state: state, pair: pair) }.start()
+            let up = direction == .upload ? cutAfter : nil, down = direction == .download ? cutAfter : nil
+            Thread { pump(from: client, to: server, cutAfter: up, fault: fault, state: state, pair: pair) }.start()
+            Thread { pump(from: server, to: client, cutAfter: down, fault: fault, state: state, pair: pair) }.start()
         }
     }
 
@@ -540,8 +553,8 @@ public final class FaultyProxy: @unchecked Sendable {
         }
     }
 
-    /// Copies bytes one way; at `cutAfter` bytes, resets the connection if a fault is still due.
-    private static func pump(from source: Int32, to destination: Int32, cutAfter: Int?, state: State, pair: SocketPair) {
+    /// Copies bytes one way; at `cutAfter` bytes, if a fault is still due, resets the connection or stalls it.
+    private static func pump(from source: Int32, to destination: Int32, cutAfter: Int?, fault: Fault, state: State, pair: SocketPair) {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var moved = 0
         var limit = cutAfter ?? Int.max
@@ -556,6 +569,12 @@ public final class FaultyProxy: @unchecked Sendable {
             }
             moved += n
             if moved >= limit && !state.takeFault() { limit = Int.max }
+        }
+        if moved >= limit, case .stall(let seconds) = fault {
+            let until = Date().addingTimeInterval(seconds)
+            while Date() < until && !state.isStopped { usleep(50_000) }
+            pair.closeBoth(reset: false)
+            return
         }
         pair.closeBoth(reset: moved >= limit)
     }

@@ -1,0 +1,362 @@
+import BackupDigest
+import BackupHTTP
+import Foundation
+
+/// A bucket (and key prefix) on an S3-compatible service: AWS, R2, B2, MinIO, Ceph radosgw, Garage.
+/// Requests are signed with ``SigV4`` with the body's real SHA-256; the archive's SHA-256 travels as
+/// `x-amz-meta-sha256` and is checked after every upload and download. Files above
+/// ``Configuration/multipartThreshold`` go up in parts (each hashed and retried on its own; the upload is
+/// aborted on failure so no parts are left behind); downloads resume with `Range` after a dropped connection.
+public struct S3Store: RemoteStore {
+    public enum Addressing: String, Sendable, CaseIterable {
+        /// `https://host/bucket/key`: MinIO, Ceph and most self-hosted servers.
+        case path
+        /// `https://bucket.host/key`: AWS's default.
+        case virtualHost = "virtual"
+    }
+
+    public struct Configuration: Sendable {
+        /// `http(s)://host[:port]`, without a path.
+        public var endpoint: String
+        public var bucket: String
+        /// Key prefix without leading or trailing slashes; objects are `prefix/name`.
+        public var prefix: String
+        public var region: String
+        public var addressing: Addressing
+        public var credentials: S3Credentials
+        public var verifyTLS = true
+        /// Files larger than this go up as a multipart upload.
+        public var multipartThreshold: Int64 = 64 << 20
+        /// The size of each part but the last (at least 8 MiB).
+        public var partSize: Int64 = 16 << 20
+        /// `max-keys` for listings; nil leaves it to the server (1000 on AWS).
+        public var listPageSize: Int?
+        /// Retries of one part, and of a download's resumption.
+        public var backoff = Backoff()
+        /// A transfer that moves nothing for this many seconds is given up (and retried or resumed).
+        public var stallTimeout = 30
+
+        public init(endpoint: String, bucket: String, prefix: String = "", region: String = "us-east-1",
+                    addressing: Addressing = .path, credentials: S3Credentials) {
+            var endpoint = endpoint
+            while endpoint.hasSuffix("/") { endpoint.removeLast() }
+            self.endpoint = endpoint
+            self.bucket = bucket
+            self.prefix = prefix.split(separator: "/").joined(separator: "/")
+            self.region = region
+            self.addressing = addressing
+            self.credentials = credentials
+        }
+    }
+
+    public let configuration: Configuration
+    private let signer: SigV4
+    private let client = HTTPClient()
+    private let scheme: String
+    private let host: String
+
+    public init(_ configuration: Configuration) throws {
+        guard let components = URLComponents(string: configuration.endpoint), let scheme = components.scheme,
+              ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty else {
+            throw StoreError(.other, "invalid S3 endpoint '\(configuration.endpoint)': use http(s)://host[:port]")
+        }
+        guard !configuration.bucket.isEmpty else { throw StoreError(.other, "an S3 remote needs a bucket: s3://bucket/prefix") }
+        self.configuration = configuration
+        self.scheme = scheme
+        let port = components.port.map { ":\($0)" } ?? ""
+        self.host = configuration.addressing == .virtualHost ? "\(configuration.bucket).\(host)\(port)" : "\(host)\(port)"
+        signer = SigV4(credentials: configuration.credentials, region: configuration.region)
+    }
+
+    public var description: String {
+        "s3://\(configuration.bucket)" + (configuration.prefix.isEmpty ? "" : "/\(configuration.prefix)")
+    }
+
+    private func key(_ name: String) -> String {
+        configuration.prefix.isEmpty ? name : "\(configuration.prefix)/\(name)"
+    }
+
+    /// The request path (URI-encoded, as signed) for an object, or for the bucket when `key` is nil.
+    private func path(_ key: String?) -> String {
+        let object = key.map { "/" + SigV4.encode($0, keepSlash: true) } ?? "/"
+        switch configuration.addressing {
+        case .path: return "/" + SigV4.encode(configuration.bucket) + (key == nil ? "" : object)
+        case .virtualHost: return object
+        }
+    }
+
+    // MARK: Requests
+
+    private struct Call {
+        var method: String
+        var key: String?
+        var query: [(String, String)] = []
+        var headers: [(String, String)] = []
+        var body: HTTPRequest.Body = .none
+        var payloadHash = SigV4.emptyPayload
+        var downloadPath: String?
+        var appendToDownload = false
+    }
+
+    /// Signs and sends one request. A failed transfer (no HTTP status) becomes ``StoreError`` `.unavailable`.
+    private func send(_ call: Call, doing: String) throws -> HTTPResponse {
+        let path = path(call.key)
+        let query = SigV4.canonicalQuery(call.query)
+        var request = HTTPRequest(method: call.method, url: "\(scheme)://\(host)\(path)" + (query.isEmpty ? "" : "?\(query)"))
+        let headers = [("Host", host)] + call.headers
+        request.headers = headers + signer.sign(method: call.method, path: path, query: call.query, headers: headers,
+                                                payloadHash: call.payloadHash)
+        request.body = call.body
+        request.downloadPath = call.downloadPath
+        request.appendToDownload = call.appendToDownload
+        request.verifyTLS = configuration.verifyTLS
+        request.stallTimeout = configuration.stallTimeout
+        do {
+            return try client.perform(request)
+        } catch {
+            throw StoreError(.unavailable, "\(doing): \(error)")
+        }
+    }
+
+    /// S3's error document, `<Error><Code>…</Code><Message>…</Message></Error>`, when the body is one.
+    private static func errorCode(_ response: HTTPResponse) -> (code: String, message: String)? {
+        guard !response.body.isEmpty, let root = try? XMLElement.parse(Data(response.body), what: "an error"),
+              root.name == "Error", let code = root.value("Code") else { return nil }
+        return (code, root.value("Message") ?? "")
+    }
+
+    private func failure(_ response: HTTPResponse, _ doing: String) -> StoreError {
+        let reason = Self.errorCode(response)
+        let kind: StoreError.Kind
+        switch (response.status, reason?.code) {
+        case (404, _): kind = .notFound
+        case (401, _), (403, _): kind = .refused
+        case (_, "RequestTimeout"), (_, "SlowDown"), (_, "InternalError"), (429, _), (408, _), (500..., _): kind = .unavailable
+        default: kind = .other
+        }
+        let said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
+        return StoreError(kind, "\(doing): the server answered \(response.status)\(said)", status: response.status)
+    }
+
+    private static func isNoSuchBucket(_ response: HTTPResponse) -> Bool {
+        response.status == 404 && errorCode(response)?.code == "NoSuchBucket"
+    }
+
+    /// Sends `call`; when the bucket does not exist yet, creates it and sends again.
+    private func sendCreatingBucket(_ call: Call, doing: String) throws -> HTTPResponse {
+        let response = try send(call, doing: doing)
+        guard Self.isNoSuchBucket(response) else { return response }
+        try createBucket()
+        return try send(call, doing: doing)
+    }
+
+    private func createBucket() throws {
+        var call = Call(method: "PUT", key: nil)
+        if configuration.region != "us-east-1" {
+            let body = Array("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>".utf8)
+            call.body = .bytes(body)
+            call.payloadHash = SHA256.hex(of: body)
+        }
+        let doing = "creating the bucket \(configuration.bucket)"
+        let response = try send(call, doing: doing)
+        // Another writer may have made it meanwhile: "already owned by you" is success.
+        guard response.isSuccess || Self.errorCode(response)?.code == "BucketAlreadyOwnedByYou" else { throw failure(response, doing) }
+    }
+
+    // MARK: Verbs
+
+    public func put(file path: String, as name: String) throws {
+        try Self.check(name)
+        let size = Self.size(of: path)
+        let sha256 = try Self.hash(path)
+        let doing = "uploading \(name) to \(self)"
+        if size > configuration.multipartThreshold {
+            try putMultipart(path, size: size, sha256: sha256, key: key(name), doing: doing)
+        } else {
+            let call = Call(method: "PUT", key: key(name),
+                            headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)],
+                            body: .file(path: path, size: size), payloadHash: sha256)
+            let response = try sendCreatingBucket(call, doing: doing)
+            guard response.isSuccess else { throw failure(response, doing) }
+        }
+        // What the server now holds under the name must be what we sent; otherwise it goes.
+        let stored = try stat(name)
+        guard let stored, stored.size == size, stored.sha256 == sha256 else {
+            try? delete(name)
+            throw StoreError(.unavailable, "\(doing): the server holds \(stored.map { "\($0.size) bytes, SHA-256 \($0.sha256 ?? "none")" } ?? "nothing") after the upload, not \(size) bytes with SHA-256 \(sha256)")
+        }
+    }
+
+    private static func hash(_ path: String, offset: Int64 = 0, length: Int64? = nil) throws -> String {
+        do {
+            return try SHA256.hex(ofFile: path, offset: offset, length: length)
+        } catch {
+            throw StoreError(.other, error.description)
+        }
+    }
+
+    private func putMultipart(_ path: String, size: Int64, sha256: String, key: String, doing: String) throws {
+        let start = Call(method: "POST", key: key, query: [("uploads", "")],
+                         headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
+        let started = try sendCreatingBucket(start, doing: doing)
+        guard started.isSuccess else { throw failure(started, doing) }
+        guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)").value("UploadId"),
+              !uploadID.isEmpty else {
+            throw StoreError(.other, "\(doing): the server did not give an upload id")
+        }
+        do {
+            let partSize = max(configuration.partSize, 8 << 20)
+            var parts: [(number: Int, etag: String)] = []
+            var offset: Int64 = 0
+            while offset < size {
+                let number = parts.count + 1
+                let length = min(partSize, size - offset)
+                let partHash = try Self.hash(path, offset: offset, length: length)
+                let call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+                                body: .file(path: path, offset: offset, size: length), payloadHash: partHash)
+                let partDoing = "\(doing) (part \(number) of \((size + partSize - 1) / partSize))"
+                let etag: String = try configuration.backoff.run {
+                    let response = try send(call, doing: partDoing)
+                    guard response.isSuccess, let etag = response.headers["etag"] else { throw failure(response, partDoing) }
+                    return etag
+                }
+                parts.append((number, etag))
+                offset += length
+            }
+            let body = Array(("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                + parts.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(Self.escaped($0.etag))</ETag></Part>" }.joined()
+                + "</CompleteMultipartUpload>").utf8)
+            let complete = Call(method: "POST", key: key, query: [("uploadId", uploadID)],
+                                headers: [("Content-Type", "application/xml")], body: .bytes(body), payloadHash: SHA256.hex(of: body))
+            let done = try send(complete, doing: doing)
+            // Completing can fail after a 200: the error is then in the body.
+            guard done.isSuccess, Self.errorCode(done) == nil else { throw failure(done, doing) }
+        } catch {
+            let abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+            _ = try? send(abort, doing: "aborting \(doing)")
+            throw error
+        }
+    }
+
+    private static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    public func get(_ name: String, to path: String) throws {
+        try Self.check(name)
+        let doing = "downloading \(name) from \(self)"
+        guard let (info, etag) = try head(name) else {
+            throw StoreError(.notFound, "\(doing): there is no such object")
+        }
+        do {
+            // The first request truncates the file; after a dropped connection, the rest comes with Range,
+            // only from the same object (If-Match its ETag).
+            var first = true
+            try configuration.backoff.run {
+                var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
+                                downloadPath: path, appendToDownload: !first)
+                let have = first ? 0 : Self.size(of: path)
+                if !first {
+                    if have >= info.size { return }
+                    call.headers.append(("Range", "bytes=\(have)-"))
+                }
+                first = false
+                let response = try send(call, doing: doing)
+                guard response.status == (have > 0 ? 206 : 200) else {
+                    if response.status == 412 { throw StoreError(.other, "\(doing): the object changed during the download") }
+                    throw failure(response, doing)
+                }
+            }
+            let received = Self.size(of: path)
+            guard received == info.size else {
+                throw StoreError(.unavailable, "\(doing): received \(received) bytes of \(info.size)")
+            }
+            if let expected = info.sha256 {
+                let actual = try Self.hash(path)
+                guard actual == expected else {
+                    throw StoreError(.unavailable, "\(doing): the download's SHA-256 is \(actual), the object's metadata says \(expected)")
+                }
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
+    private static func size(of path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
+    }
+
+    public func stat(_ name: String) throws -> ObjectInfo? {
+        try Self.check(name)
+        return try head(name)?.info
+    }
+
+    private func head(_ name: String) throws -> (info: ObjectInfo, etag: String?)? {
+        let doing = "looking up \(name) on \(self)"
+        let response = try send(Call(method: "HEAD", key: key(name)), doing: doing)
+        if response.status == 404 { return nil }
+        guard response.isSuccess else { throw failure(response, doing) }
+        let info = ObjectInfo(name: name, size: Int64(response.headers["content-length"] ?? "") ?? 0,
+                              modified: response.headers["last-modified"].flatMap(WebDAVStore.httpDate),
+                              sha256: response.headers["x-amz-meta-sha256"])
+        return (info, response.headers["etag"])
+    }
+
+    public func list(prefix: String) throws -> [ObjectInfo] {
+        let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
+        let doing = "listing \(self)"
+        var objects: [ObjectInfo] = []
+        var token: String?
+        repeat {
+            // No delimiter: names are one component, deeper keys are skipped below.
+            var query = [("list-type", "2"), ("prefix", base + prefix)]
+            if let pageSize = configuration.listPageSize { query.append(("max-keys", "\(pageSize)")) }
+            if let token { query.append(("continuation-token", token)) }
+            let response = try send(Call(method: "GET", key: nil, query: query), doing: doing)
+            if Self.isNoSuchBucket(response) { return [] }
+            guard response.status == 200 else { throw failure(response, doing) }
+            let page = try XMLElement.parse(Data(response.body), what: "the listing of \(self)")
+            for entry in page.all("Contents") {
+                guard let key = entry.value("Key"), key.hasPrefix(base) else { continue }
+                let name = String(key.dropFirst(base.count))
+                guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else { continue }
+                objects.append(ObjectInfo(name: name, size: Int64(entry.value("Size") ?? "") ?? 0,
+                                          modified: entry.value("LastModified").flatMap(Self.isoDate)))
+            }
+            token = page.value("IsTruncated") == "true" ? page.value("NextContinuationToken") : nil
+        } while token != nil
+        return objects.sorted { $0.name < $1.name }
+    }
+
+    static func isoDate(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// Multipart uploads started under this store's prefix and neither completed nor aborted (their parts
+    /// take space until they are). A failed upload aborts its own; this finds what a killed process left.
+    public func incompleteUploads() throws -> [(name: String, uploadID: String)] {
+        let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
+        let doing = "listing incomplete uploads in \(self)"
+        let response = try send(Call(method: "GET", key: nil, query: [("uploads", "")]), doing: doing)
+        if Self.isNoSuchBucket(response) { return [] }
+        guard response.status == 200 else { throw failure(response, doing) }
+        let page = try XMLElement.parse(Data(response.body), what: "the list of incomplete uploads in \(self)")
+        return page.all("Upload").compactMap { upload in
+            guard let key = upload.value("Key"), key.hasPrefix(base), let id = upload.value("UploadId") else { return nil }
+            return (String(key.dropFirst(base.count)), id)
+        }
+    }
+
+    public func delete(_ name: String) throws {
+        try Self.check(name)
+        let doing = "deleting \(name) from \(self)"
+        let response = try send(Call(method: "DELETE", key: key(name)), doing: doing)
+        guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
+    }
+}
