@@ -528,28 +528,31 @@ public final class FaultyProxy: @unchecked Sendable {
         }
     }
 
-    /// The two sockets of one proxied connection, shut down and closed exactly once (a second close could
-    /// hit a descriptor number another thread has been given since).
+    /// The two sockets of one proxied connection. The first pump to finish shuts both down (which wakes
+    /// the other from a blocked read); the second closes them. Closing earlier would let the other pump
+    /// read from a descriptor number a new connection has been given meanwhile, and steal its bytes.
     private final class SocketPair: @unchecked Sendable {
         private let lock = NSLock()
-        private var closed = false
+        private var finished = 0
         let a: Int32, b: Int32
         init(_ a: Int32, _ b: Int32) { self.a = a; self.b = b }
 
-        /// Shutting down first wakes the other direction's blocked read; with `reset`, the close sends RST.
-        func closeBoth(reset: Bool) {
+        /// With `reset`, the close sends RST instead of FIN.
+        func finish(reset: Bool) {
             lock.lock(); defer { lock.unlock() }
-            guard !closed else { return }
-            closed = true
+            finished += 1
             if reset {
                 var linger = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(a, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
                 setsockopt(b, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
             }
-            shutdown(a, Int32(SHUT_RDWR))
-            shutdown(b, Int32(SHUT_RDWR))
-            close(a)
-            close(b)
+            if finished == 1 {
+                shutdown(a, Int32(SHUT_RDWR))
+                shutdown(b, Int32(SHUT_RDWR))
+            } else {
+                close(a)
+                close(b)
+            }
         }
     }
 
@@ -573,9 +576,9 @@ public final class FaultyProxy: @unchecked Sendable {
         if moved >= limit, case .stall(let seconds) = fault {
             let until = Date().addingTimeInterval(seconds)
             while Date() < until && !state.isStopped { usleep(50_000) }
-            pair.closeBoth(reset: false)
+            pair.finish(reset: false)
             return
         }
-        pair.closeBoth(reset: moved >= limit)
+        pair.finish(reset: moved >= limit)
     }
 }
