@@ -2,9 +2,29 @@ import BackupModel
 import BackupStore
 import Foundation
 
-/// A remote location given on the command line: `webdav+https://host/path` or `webdav+http://...`,
-/// optionally ending in an archive's name. Credentials come from `PTC_WEBDAV_USER`/`PTC_WEBDAV_PASSWORD`,
-/// else `~/.netrc`; never from the URL, and they never appear in messages.
+/// How to reach remotes, from the command line: an S3 endpoint, S3 addressing, TLS checking.
+public struct RemoteOptions: Sendable {
+    /// The S3 endpoint, `http(s)://host[:port]`; else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, then AWS.
+    public var endpoint: String?
+    /// Path-style or virtual-host requests; nil: virtual-host for AWS, path-style for any other endpoint.
+    public var addressing: S3Store.Addressing?
+    /// `--insecure`: accept any TLS certificate and host name.
+    public var insecure = false
+
+    public init(endpoint: String? = nil, addressing: S3Store.Addressing? = nil, insecure: Bool = false) {
+        self.endpoint = endpoint
+        self.addressing = addressing
+        self.insecure = insecure
+    }
+}
+
+/// A remote location given on the command line, optionally ending in an archive's name (`*.tar.zst`):
+/// - `webdav+https://host/path` or `webdav+http://...`: credentials from `PTC_WEBDAV_USER`/`PTC_WEBDAV_PASSWORD`,
+///   else `~/.netrc`;
+/// - `s3://bucket/prefix`: credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
+///   `AWS_SESSION_TOKEN`), else the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, `~/.aws/credentials`,
+///   profile `AWS_PROFILE` or `default`); region from `AWS_REGION`/`AWS_DEFAULT_REGION` (default us-east-1).
+/// Never from the URL, and they never appear in messages.
 public struct RemoteLocation: Sendable {
     public internal(set) var store: any RemoteStore
     /// The object named by the URL's last component, when it names an archive (`*.tar.zst`).
@@ -15,28 +35,63 @@ public struct RemoteLocation: Sendable {
         text.hasPrefix("webdav+http://") || text.hasPrefix("webdav+https://") || text.hasPrefix("s3://")
     }
 
-    /// - Throws: ``BackupError`` `usage` for a scheme this version does not speak or credentials in the URL.
-    public init(parsing text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+    /// - Throws: ``BackupError`` `usage` for a malformed URL or credentials in it, `noPermission` when an S3
+    ///   remote has no credentials.
+    public init(parsing text: String, options: RemoteOptions = RemoteOptions(),
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         if text.hasPrefix("s3://") {
-            throw BackupError(.usage, "S3 remotes are not supported by this version of ptc-backup yet (\(text)); use webdav+https:// or a local folder")
+            (store, objectName) = try Self.s3(text, options: options, environment: environment)
+            return
         }
         guard Self.isRemote(text), var components = URLComponents(string: String(text.dropFirst("webdav+".count))),
               let host = components.host, !host.isEmpty else {
-            throw BackupError(.usage, "invalid remote '\(text)': use webdav+https://host/path or webdav+http://host/path")
+            throw BackupError(.usage, "invalid remote '\(text)': use webdav+https://host/path, webdav+http://host/path or s3://bucket/prefix")
         }
         guard components.user == nil && components.password == nil else {
             throw BackupError(.usage, "put WebDAV credentials in PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD or ~/.netrc, not in the URL")
         }
-        var path = components.path
-        var object: String?
-        if path.hasSuffix(".tar.zst") {
-            object = (path as NSString).lastPathComponent
-            path = (path as NSString).deletingLastPathComponent
-        }
+        let (path, object) = Self.splitArchiveName(components.path)
         components.path = path
         let credentials = Self.credentials(host: host, environment: environment)
-        store = WebDAVStore(baseURL: components.string ?? "", user: credentials?.user, password: credentials?.password)
+        var webdav = WebDAVStore(baseURL: components.string ?? "", user: credentials?.user, password: credentials?.password)
+        webdav.verifyTLS = !options.insecure
+        store = webdav
         objectName = object
+    }
+
+    /// `folder/name.tar.zst` → (`folder`, `name.tar.zst`); anything else is all folder.
+    static func splitArchiveName(_ path: String) -> (folder: String, object: String?) {
+        guard path.hasSuffix(".tar.zst") else { return (path, nil) }
+        return ((path as NSString).deletingLastPathComponent, (path as NSString).lastPathComponent)
+    }
+
+    static func s3(_ text: String, options: RemoteOptions, environment: [String: String]) throws -> (S3Store, String?) {
+        let rest = String(text.dropFirst("s3://".count))
+        let bucket = String(rest.prefix { $0 != "/" })
+        guard !bucket.isEmpty, !bucket.contains("@"), !bucket.contains(":") else {
+            if bucket.contains("@") || bucket.contains(":") {
+                throw BackupError(.usage, "put S3 credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials), not in the URL")
+            }
+            throw BackupError(.usage, "invalid remote '\(text)': use s3://bucket/prefix")
+        }
+        let (prefix, object) = splitArchiveName(String(rest.dropFirst(bucket.count)))
+        guard let credentials = AWSEnvironment.credentials(environment) else {
+            throw BackupError(.noPermission, "no S3 credentials for \(text): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to ~/.aws/credentials")
+        }
+        let region = AWSEnvironment.region(environment)
+        let endpoint = options.endpoint ?? environment["AWS_ENDPOINT_URL_S3"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["AWS_ENDPOINT_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://s3.\(region).amazonaws.com"
+        let onAWS = URLComponents(string: endpoint)?.host?.hasSuffix(".amazonaws.com") == true
+        // Virtual-host names with dots break TLS wildcard certificates: those buckets go path-style.
+        let addressing = options.addressing ?? (onAWS && !bucket.contains(".") ? .virtualHost : .path)
+        var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
+                                                  addressing: addressing, credentials: credentials)
+        configuration.verifyTLS = !options.insecure
+        do {
+            return (try S3Store(configuration), object)
+        } catch let error as StoreError {
+            throw BackupError(.usage, error.message)
+        }
     }
 
     static func credentials(host: String, environment: [String: String]) -> (user: String, password: String)? {
@@ -47,6 +102,55 @@ public struct RemoteLocation: Sendable {
         let netrc = environment["NETRC"] ?? (home as NSString).appendingPathComponent(".netrc")
         guard let text = try? String(contentsOfFile: netrc, encoding: .utf8) else { return nil }
         return NetRC.parse(text)[host] ?? NetRC.parse(text)["default"]
+    }
+}
+
+/// Where AWS tools look for keys and region: the `AWS_*` variables, then the shared files.
+enum AWSEnvironment {
+    static func credentials(_ environment: [String: String]) -> S3Credentials? {
+        let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
+            return S3Credentials(accessKey: key, secretKey: secret, sessionToken: token)
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        let file = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? (home as NSString).appendingPathComponent(".aws/credentials")
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let profile = ini(text)[environment["AWS_PROFILE"] ?? "default"] ?? [:]
+        guard let key = profile["aws_access_key_id"], let secret = profile["aws_secret_access_key"] else { return nil }
+        return S3Credentials(accessKey: key, secretKey: secret, sessionToken: profile["aws_session_token"] ?? token)
+    }
+
+    static func region(_ environment: [String: String]) -> String {
+        for name in ["AWS_REGION", "AWS_DEFAULT_REGION"] {
+            if let region = environment[name], !region.isEmpty { return region }
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        let file = environment["AWS_CONFIG_FILE"] ?? (home as NSString).appendingPathComponent(".aws/config")
+        let profile = environment["AWS_PROFILE"] ?? "default"
+        if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+            let sections = ini(text)
+            if let region = (sections[profile == "default" ? "default" : "profile \(profile)"] ?? sections[profile])?["region"] {
+                return region
+            }
+        }
+        return "us-east-1"
+    }
+
+    /// `[section]` then `key = value` lines; `#` and `;` start comments.
+    static func ini(_ text: String) -> [String: [String: String]] {
+        var sections: [String: [String: String]] = [:]
+        var current = ""
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+            } else if let equals = line.firstIndex(of: "=") {
+                let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+                sections[current, default: [:]][key] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return sections
     }
 }
 
@@ -92,13 +196,22 @@ enum NetRC {
 /// reset connections, timeouts, 5xx) are retried with backoff (``RetryingStore``); `onRetry` hears of each.
 public struct Transfers: Sendable {
     public var onRetry: @Sendable (String) -> Void
+    public var options: RemoteOptions
 
-    public init(onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
         self.onRetry = onRetry
     }
 
     private func open(_ remote: String, _ environment: [String: String]) throws -> RemoteLocation {
-        var location = try RemoteLocation(parsing: remote, environment: environment)
+        var location = try RemoteLocation(parsing: remote, options: options, environment: environment)
+        // S3 retries each part of an upload and resumes downloads itself; it reports those retries too.
+        if var s3 = location.store as? S3Store {
+            var configuration = s3.configuration
+            configuration.backoff.onRetry = onRetry
+            s3 = try S3Store(configuration)
+            location.store = s3
+        }
         location.store = RetryingStore(location.store, onRetry: onRetry)
         return location
     }

@@ -8,6 +8,8 @@ public struct WebDAVStore: RemoteStore {
     public let baseURL: String
     let credentials: (user: String, password: String)?
     let client = HTTPClient()
+    /// TLS certificates and host names are checked unless this is false (`--insecure`).
+    public var verifyTLS = true
 
     public init(baseURL: String, user: String?, password: String?) {
         var base = baseURL
@@ -25,6 +27,7 @@ public struct WebDAVStore: RemoteStore {
     private func request(_ method: String, _ url: String) -> HTTPRequest {
         var request = HTTPRequest(method: method, url: url)
         request.credentials = credentials
+        request.verifyTLS = verifyTLS
         return request
     }
 

@@ -26,6 +26,8 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
 
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
         @Option(help: ArgumentHelp("The database (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
         var db: String?
 
@@ -41,7 +43,7 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Only sessions with something older than AGE (like 90d, 12h, 2w).", valueName: "age"))
         var olderThan: String?
 
-        @Option(help: ArgumentHelp("Upload the archive to this WebDAV folder (webdav+https://host/path/), check the upload, then remove the local copy unless --keep.", valueName: "remote"))
+        @Option(help: ArgumentHelp("Upload the archive to this remote folder (webdav+https://host/path/ or s3://bucket/prefix/), check the upload, then remove the local copy unless --keep.", valueName: "remote"))
         var to: String?
 
         @Flag(help: "With --to: keep the local archive too.")
@@ -72,13 +74,20 @@ extension PTCBackup {
             if projects.contains(where: \.isEmpty) { throw ValidationError("--project needs a directory") }
             if keep && to == nil { throw ValidationError("--keep only applies with --to") }
             if let to {
-                do { _ = try RemoteLocation(parsing: to) } catch let error as BackupError { throw ValidationError(error.message) }
+                do {
+                    _ = try RemoteLocation(parsing: to, options: remoteOptions.options)
+                } catch let error as BackupError where error.code == .usage {
+                    throw ValidationError(error.message)
+                } catch {
+                    // Missing credentials are reported by run(), with their own exit code, before any export.
+                }
             }
         }
 
         func run() throws {
             try Console.run("export", global) { logger in
                 Console.lowerPriority(to: nice)
+                if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
                 var options = ExportOptions()
                 options.databasePath = db
                 options.output = output
@@ -95,7 +104,7 @@ extension PTCBackup {
                 bar.finish()
                 var uploadedTo: String?
                 if let to, let archive = result.archivePath {
-                    let info = try Transfers(onRetry: Console.retryReporter(global)).push(archive, to: to)
+                    let info = try remoteOptions.transfers(global).push(archive, to: to)
                     uploadedTo = to.hasSuffix("/") ? to + info.name : to + "/" + info.name
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }

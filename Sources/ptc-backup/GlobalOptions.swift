@@ -1,4 +1,6 @@
 import ArgumentParser
+import BackupCore
+import Foundation
 
 /// Flags every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -13,5 +15,39 @@ struct GlobalOptions: ParsableArguments {
 
     func validate() throws {
         if quiet && verbose > 0 { throw ValidationError("--quiet and --verbose cannot be used together") }
+    }
+}
+
+/// How to reach a remote: the flags of every command that takes one.
+struct RemoteOptionGroup: ParsableArguments {
+    @Option(help: ArgumentHelp("S3 endpoint, http(s)://host[:port] (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then AWS).", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("S3 requests as path (host/bucket/key) or virtual (bucket.host/key); default: virtual on AWS, path elsewhere.", valueName: "path|virtual"))
+    var s3Addressing: S3Addressing?
+
+    @Flag(help: "Do not check the remote's TLS certificate (self-signed test servers only).")
+    var insecure = false
+
+    enum S3Addressing: String, ExpressibleByArgument, CaseIterable {
+        case path, virtual
+    }
+
+    func validate() throws {
+        if let endpoint {
+            guard let url = URLComponents(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+                  url.path.isEmpty || url.path == "/", url.user == nil else {
+                throw ValidationError("--endpoint must be http(s)://host[:port], without a path or credentials (got \(endpoint))")
+            }
+        }
+    }
+
+    var options: RemoteOptions {
+        RemoteOptions(endpoint: endpoint, addressing: s3Addressing.map { $0 == .path ? .path : .virtualHost }, insecure: insecure)
+    }
+
+    /// Transfers with these options, retries reported as `global` allows.
+    func transfers(_ global: GlobalOptions) -> Transfers {
+        Transfers(options: options, onRetry: Console.retryReporter(global))
     }
 }

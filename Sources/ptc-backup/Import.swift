@@ -37,7 +37,9 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst).", valueName: "archive|remote-url"))
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst).", valueName: "archive|remote-url"))
         var archive: String
 
         @Option(help: ArgumentHelp("The database to restore into (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
@@ -96,7 +98,7 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let report: ImportReport
                 if RemoteLocation.isRemote(archive) {
-                    report = try Transfers(onRetry: Console.retryReporter(global)).withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
+                    report = try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
                         var fetched = options
                         fetched.archivePath = local
                         var report = try Importer(logger: logger, progress: bar.handler).run(fetched)

@@ -6,7 +6,7 @@ import Foundation
 extension PTCBackup {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the archives in a folder or a WebDAV folder: time, kind, size, sessions.",
+            abstract: "List the archives in a folder, a WebDAV folder or an S3 bucket: time, kind, size, sessions.",
             discussion: """
                 For a local folder, reads each archive's manifest only (archives whose manifest cannot be
                 read are listed with the reason). For a remote folder, lists names, sizes and times.
@@ -14,16 +14,19 @@ extension PTCBackup {
                 Examples:
                   ptc-backup list ~/backups
                   ptc-backup list webdav+https://dav.example.org/backups/
+                  ptc-backup list s3://my-bucket/plantocode/
                 """)
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The folder, or webdav+https://host/path.", valueName: "dir|remote"))
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @Argument(help: ArgumentHelp("The folder, webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "dir|remote"))
         var location: String
 
         func run() throws {
             try Console.run("list", global) { _ in
-                let report = RemoteLocation.isRemote(location) ? try Transfers(onRetry: Console.retryReporter(global)).list(location) : try Lister().list(location)
+                let report = RemoteLocation.isRemote(location) ? try remoteOptions.transfers(global).list(location) : try Lister().list(location)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {

@@ -15,27 +15,35 @@ struct TransferReport: Codable {
 extension PTCBackup {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Upload an archive to a WebDAV folder.",
+            abstract: "Upload an archive to a WebDAV folder or an S3 bucket.",
             discussion: """
-                The file must be a ptc-backup archive. It is uploaded under a temporary name and moved into
-                place, so nobody sees half of it; missing folders are created. Credentials come from
-                PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc.
+                The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a
+                temporary name and are moved into place (missing folders are created); S3 uploads are atomic,
+                in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is
+                checked against what the server then holds.
 
-                Example:
+                Credentials: for WebDAV, PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc; for S3,
+                AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or ~/.aws/credentials, with
+                AWS_REGION and --endpoint (or AWS_ENDPOINT_URL_S3) for services other than AWS.
+
+                Examples:
                   ptc-backup push plantocode-laptop-20261127T031500Z-full.tar.zst webdav+https://dav.example.org/backups/
+                  ptc-backup push plantocode-laptop-20261127T031500Z-full.tar.zst s3://my-bucket/plantocode/ --endpoint https://s3.example.org
                 """)
 
         @OptionGroup var global: GlobalOptions
 
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
         @Argument(help: ArgumentHelp("The archive.", valueName: "file"))
         var file: String
 
-        @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path.", valueName: "remote"))
+        @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "remote"))
         var remote: String
 
         func run() throws {
             try Console.run("push", global) { _ in
-                let info = try Transfers(onRetry: Console.retryReporter(global)).push(file, to: remote)
+                let info = try remoteOptions.transfers(global).push(file, to: remote)
                 if global.json {
                     Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size))
                 } else if !global.quiet {
@@ -47,16 +55,20 @@ extension PTCBackup {
 
     struct Pull: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download an archive from a WebDAV folder.",
+            abstract: "Download an archive from a WebDAV folder or an S3 bucket.",
             discussion: """
                 Downloads under a temporary name and keeps the file only once it is complete and reads as an
-                archive. Run `verify` on it before trusting its content.
+                archive. From S3, a dropped connection is resumed where it stopped and the file must match the
+                SHA-256 it was uploaded with. Run `verify` on it before trusting its content.
 
                 Example:
                   ptc-backup pull webdav+https://dav.example.org/backups/plantocode-laptop-20261127T031500Z-full.tar.zst --output ~/restore/
+                  ptc-backup pull s3://my-bucket/plantocode/plantocode-laptop-20261127T031500Z-full.tar.zst
                 """)
 
         @OptionGroup var global: GlobalOptions
+
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
         @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst.", valueName: "remote-url"))
         var remote: String
@@ -66,7 +78,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("pull", global) { _ in
-                let path = try Transfers(onRetry: Console.retryReporter(global)).pull(remote, output: output)
+                let path = try remoteOptions.transfers(global).pull(remote, output: output)
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 if global.json {
                     Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0))

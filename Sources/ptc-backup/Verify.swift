@@ -18,7 +18,9 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst).", valueName: "archive|remote-url"))
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst).", valueName: "archive|remote-url"))
         var archive: String
 
         @Option(help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
@@ -30,7 +32,7 @@ extension PTCBackup {
                 var verifier = Verifier(logger: logger, progress: bar.handler)
                 if let tempDir { verifier.temporaryDirectory = tempDir }
                 let outcome = RemoteLocation.isRemote(archive)
-                    ? try Transfers(onRetry: Console.retryReporter(global)).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
+                    ? try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
                     : try verifier.verify(archive)
                 bar.finish()
                 let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,

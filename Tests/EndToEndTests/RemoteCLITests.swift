@@ -8,8 +8,12 @@ import Testing
     func ptc(_ arguments: [String], env extra: [String: String]) throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        env["PTC_WEBDAV_USER"] = nil
-        env["PTC_WEBDAV_PASSWORD"] = nil
+        for name in ["PTC_WEBDAV_USER", "PTC_WEBDAV_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION"] {
+            env[name] = nil
+        }
+        env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
+        env["AWS_CONFIG_FILE"] = "/nonexistent/config"
         for (key, value) in extra { env[key] = value }
         return try Binary.run(Binary.ptcBackup, arguments, environment: env)
     }
@@ -69,7 +73,8 @@ import Testing
         #expect(unreachable.status == 69, "\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("127.0.0.1"))
 
-        #expect(try ptc(["push", archive, "s3://bucket/prefix"], env: [:]).status == 64)
+        #expect(try ptc(["push", archive, "s3://bucket/prefix"], env: [:]).status == 77)           // no S3 credentials
+        #expect(try ptc(["push", archive, "s3://key:secret@bucket/prefix"], env: [:]).status == 64)
         #expect(try ptc(["push", archive, "webdav+http://u:p@127.0.0.1/x/"], env: [:]).status == 64)
         #expect(try ptc(["push", dir.file("appdata.db"), remote], env: good).status == 65) // not an archive
     }
@@ -100,5 +105,54 @@ import Testing
         let kept = try ptc(["export", "--db", fixture.path, "--to", remote, "--keep", "--output", dir.path + "/", "--quiet"], env: credentials)
         #expect(kept.status == 0, "\(kept.stderr)")
         #expect(dir.contents().contains { $0.hasSuffix(".tar.zst") })
+    }
+
+    /// The whole S3 path through the CLI against radosgw (which checks every body's hash): export --to,
+    /// list, verify and import of the URL, pull with the endpoint from the environment.
+    @Test func exportToS3ThenListVerifyImportAndPull() throws {
+        let server = try S3TestServer.shared(.radosgw)
+        let dir = TemporaryDirectory("s3-cli")
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000)
+        let remote = "s3://\(S3TestServer.uniqueBucket("cli"))/laptop/nightly/"
+        let credentials = ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey, "TMPDIR": dir.path]
+        let endpoint = ["--endpoint", server.endpoint]
+
+        let export = try ptc(["export", "--db", fixture.path, "--to", remote, "--json"] + endpoint, env: credentials)
+        #expect(export.status == 0, "\(export.stderr)")
+        let url = try #require(try JSONDecoder().decode(ExportReport.self, from: Data(export.stdout.utf8)).uploadedTo)
+        #expect(!dir.contents().contains { $0.hasSuffix(".tar.zst") })
+
+        let list = try ptc(["list", remote, "--json"] + endpoint, env: credentials)
+        #expect(list.status == 0, "\(list.stderr)")
+        let listed = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        #expect(listed.archives.map(\.name) == [(url as NSString).lastPathComponent])
+
+        let verify = try ptc(["verify", url, "-vv"] + endpoint, env: credentials)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let restore = try ptc(["import", url, "--db", dir.file("restored.db"), "--mode", "restore", "--quiet"] + endpoint, env: credentials)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TableDigest.digests(of: dir.file("restored.db")) == TableDigest.digests(of: fixture.path))
+
+        var fromEnvironment = credentials
+        fromEnvironment["AWS_ENDPOINT_URL_S3"] = server.endpoint
+        let pull = try ptc(["pull", url, "--output", dir.path + "/", "--json"], env: fromEnvironment)
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(try ptc(["verify", dir.file((url as NSString).lastPathComponent), "--quiet"], env: [:]).status == 0)
+
+        let wrong = try ptc(["list", remote] + endpoint, env: ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": "not-the-Secret-42"])
+        #expect(wrong.status == 77, "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("SignatureDoesNotMatch"))
+        let missing = try ptc(["pull", remote + "nope.tar.zst", "--output", dir.path + "/"] + endpoint, env: credentials)
+        #expect(missing.status == 66, "\(missing.stderr)")
+        let unreachable = try ptc(["list", remote, "--endpoint", "http://127.0.0.1:9"], env: credentials)
+        #expect(unreachable.status == 69, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("127.0.0.1"))
+
+        // No secret in anything any of them printed.
+        for result in [export, list, verify, restore, pull, wrong, missing, unreachable] {
+            for secret in [server.secretKey, "not-the-Secret-42"] {
+                #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+            }
+        }
     }
 }
