@@ -1,3 +1,4 @@
+import BackupHTTP
 import Foundation
 
 /// What a store knows of one object.
@@ -44,6 +45,14 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+
+    /// A transfer that failed without an HTTP status. Refused or reset connections and timeouts may pass
+    /// and are retried; DNS and TLS failures will not, so they are not.
+    static func transfer(_ error: CurlError, doing: String) -> StoreError {
+        var failure = StoreError(.unavailable, "\(doing): \(error)")
+        failure.exhausted = !error.isTransient
+        return failure
+    }
 }
 
 /// A place archives are kept: a few verbs over flat object names (restic's backend, litestream's

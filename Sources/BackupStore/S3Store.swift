@@ -114,7 +114,7 @@ public struct S3Store: RemoteStore {
         do {
             return try client.perform(request)
         } catch {
-            throw StoreError(.unavailable, "\(doing): \(error)")
+            throw StoreError.transfer(error, doing: doing)
         }
     }
 

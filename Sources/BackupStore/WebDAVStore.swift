@@ -35,7 +35,7 @@ public struct WebDAVStore: RemoteStore {
         do {
             return try client.perform(request)
         } catch {
-            throw StoreError(.unavailable, "\(doing): \(error)")
+            throw StoreError.transfer(error, doing: doing)
         }
     }
 

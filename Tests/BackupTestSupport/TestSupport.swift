@@ -288,18 +288,33 @@ public final class RcloneWebDAV: @unchecked Sendable {
     public let user = "ptc"
     public let password = "s3cret-Pa55"
     private let process: RunningProcess
+    private var tlsKeys: TemporaryDirectory?
 
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public let tls: Bool
+    public var baseURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(port)" }
 
-    /// - Parameter authenticate: false serves without a password (no authentication round trips, so a
-    ///   fault test knows which connection carries the body).
-    public init(authenticate: Bool = true) throws {
+    /// - Parameters:
+    ///   - authenticate: false serves without a password (no authentication round trips, so a fault test
+    ///     knows which connection carries the body).
+    ///   - tls: serve HTTPS with a self-signed certificate made for the run (one no client trusts).
+    public init(authenticate: Bool = true, tls: Bool = false) throws {
         root = TemporaryDirectory("webdav")
+        self.tls = tls
+        var tlsArguments: [String] = []
+        if tls {
+            let keys = TemporaryDirectory("webdav-tls")
+            let made = try Binary.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                                          "-keyout", keys.file("key.pem"), "-out", keys.file("cert.pem"),
+                                                          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+            guard made.status == 0 else { throw TestFailure("openssl: \(made.stderr)") }
+            tlsArguments = ["--cert", keys.file("cert.pem"), "--key", keys.file("key.pem")]
+            tlsKeys = keys
+        }
         var lastError = ""
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...45_000)
             let process = try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)"]
-                                           + (authenticate ? ["--user", user, "--pass", password] : []))
+                                           + (authenticate ? ["--user", user, "--pass", password] : []) + tlsArguments)
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline && process.process.isRunning {
                 if Self.canConnect(port: port) {

@@ -155,4 +155,23 @@ import Testing
             }
         }
     }
+
+    /// TLS is checked: a self-signed server is refused (exit 69, naming the host, without retries) unless
+    /// --insecure is given.
+    @Test func tlsIsCheckedUnlessInsecure() throws {
+        let server = try RcloneWebDAV(tls: true)
+        let dir = TemporaryDirectory("tls")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let archive = dir.file("plantocode-h-20260101T000000Z-full.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let remote = "webdav+\(server.baseURL)/tls/"
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        let refused = try ptc(["push", archive, remote], env: credentials)
+        #expect(refused.status == 69, "\(refused.stderr)")
+        #expect(refused.stderr.contains("127.0.0.1"))
+        #expect(!refused.stderr.contains("retrying"))
+        let insecure = try ptc(["push", archive, remote, "--insecure"], env: credentials)
+        #expect(insecure.status == 0, "\(insecure.stderr)")
+        #expect(try ptc(["list", remote, "--insecure", "--json"], env: credentials).stdout.contains("plantocode-h-20260101T000000Z-full.tar.zst"))
+    }
 }
