@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,5 +111,93 @@ extension SHA256 {
             remaining -= Int64(n)
         }
         return hasher.finalize()
+    }
+}
+
+extension SHA256 {
+    /// The SHA-256 of the whole file and of each `partSize` piece of it, on two threads at once (each reads
+    /// the file itself), for an upload in parts: the whole for the object's metadata, the pieces for each
+    /// part's signature. Takes about as long as hashing the file once.
+    public static func hexes(ofFile path: String, partSize: Int64) throws(DigestError) -> (whole: String, parts: [String]) {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        final class Outcome: @unchecked Sendable { var parts: Result<[String], DigestError> = .success([]) }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            outcome.parts = Result { () throws(DigestError) -> [String] in
+                try stride(from: Int64(0), to: max(size, 1), by: Int(partSize)).map { offset throws(DigestError) in
+                    try hex(ofFile: path, offset: offset, length: min(partSize, size - offset))
+                }
+            }
+            done.signal()
+        }.start()
+        let whole = Result { () throws(DigestError) -> String in try hex(ofFile: path) }
+        done.wait()
+        return (try whole.get(), try outcome.parts.get())
+    }
+}
+
+/// Hashes a file while another thread is still writing it (a download), reading behind the writer, so the
+/// digest is ready moments after the last byte lands. The writer only appends (or truncates before any byte
+/// is read); call ``finish()`` once it has closed the file, whatever happened (the thread polls until then).
+public final class FollowingHasher: @unchecked Sendable {
+    private let path: String
+    private let lock = NSLock()
+    private var writerDone = false
+    private let finished = DispatchSemaphore(value: 0)
+    private var outcome: Result<(digest: String, bytes: Int64), DigestError>?
+
+    public init(path: String) {
+        self.path = path
+        Thread { [self] in
+            let result = Result { () throws(DigestError) -> (digest: String, bytes: Int64) in try follow() }
+            lock.lock(); outcome = result; lock.unlock()
+            finished.signal()
+        }.start()
+    }
+
+    private var isWriterDone: Bool { lock.lock(); defer { lock.unlock() }; return writerDone }
+
+    private func follow() throws(DigestError) -> (digest: String, bytes: Int64) {
+        var fd: Int32 = -1
+        while fd < 0 {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                guard errno == ENOENT else { throw DigestError(path: path, reason: String(cString: strerror(errno))) }
+                if isWriterDone { return (SHA256.hex(of: []), 0) }
+                usleep(2_000)
+            }
+        }
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        let hasher = SHA256()
+        var position: Int64 = 0
+        while true {
+            // Read the done flag before reading: once it is set, a short read means the real end.
+            let last = isWriterDone
+            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(position))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DigestError(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n > 0 {
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                position += Int64(n)
+            } else if last {
+                return (hasher.finalize(), position)
+            } else {
+                usleep(2_000)
+            }
+        }
+    }
+
+    /// Waits for the hasher to reach the end of the finished file; returns the digest and the bytes hashed.
+    public func finish() throws(DigestError) -> (digest: String, bytes: Int64) {
+        lock.lock(); writerDone = true; lock.unlock()
+        finished.wait()
+        finished.signal()
+        lock.lock(); defer { lock.unlock() }
+        return try outcome!.get()
     }
 }

@@ -31,7 +31,7 @@ public struct HTTPRequest: Sendable {
     public var url: String
     public var headers: [(String, String)] = []
     public var body: Body = .none
-    /// Where to write the response body; nil keeps it in memory (small responses only).
+    /// Where to write the body of a successful (2xx) response; nil, or an error status, keeps it in memory.
     public var downloadPath: String?
     /// Append to ``downloadPath`` instead of truncating it (resuming with a `Range` header).
     public var appendToDownload = false
@@ -190,10 +190,13 @@ private final class Transfer {
     var sent = 0
     var body: [UInt8] = []
     var headers: [String: String] = [:]
+    /// The status of the response being received.
+    var status = 0
     var failure: String?
 
     func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
-        if let output {
+        // Only a successful response's body goes to the file; an error's stays in memory, to be read.
+        if let output, (200..<300).contains(status) {
             let written = fwrite(data, 1, count, output)
             if written != count { failure = "writing the download failed: \(String(cString: strerror(errno)))" }
             return written
@@ -204,7 +207,11 @@ private final class Transfer {
 
     func header(_ data: UnsafeMutablePointer<CChar>, _ count: Int) {
         let line = String(decoding: UnsafeRawBufferPointer(start: data, count: count), as: UTF8.self)
-        if line.hasPrefix("HTTP/") { headers.removeAll() } // a new response (after 401, say)
+        if line.hasPrefix("HTTP/") { // a new response (after 401, say)
+            headers.removeAll()
+            body.removeAll()
+            status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        }
         guard let colon = line.firstIndex(of: ":") else { return }
         let name = line[..<colon].lowercased()
         let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)

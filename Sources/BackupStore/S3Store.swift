@@ -168,11 +168,15 @@ public struct S3Store: RemoteStore {
     public func put(file path: String, as name: String) throws {
         try Self.check(name)
         let size = Self.size(of: path)
-        let sha256 = try Self.hash(path)
         let doing = "uploading \(name) to \(self)"
+        let sha256: String
         if size > configuration.multipartThreshold {
-            try putMultipart(path, size: size, sha256: sha256, key: key(name), doing: doing)
+            let partSize = max(configuration.partSize, 8 << 20)
+            let hashes = try Self.hashing { () throws(DigestError) in try SHA256.hexes(ofFile: path, partSize: partSize) }
+            sha256 = hashes.whole
+            try putMultipart(path, size: size, partSize: partSize, sha256: sha256, partHashes: hashes.parts, key: key(name), doing: doing)
         } else {
+            sha256 = try Self.hashing { () throws(DigestError) in try SHA256.hex(ofFile: path) }
             let call = Call(method: "PUT", key: key(name),
                             headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)],
                             body: .file(path: path, size: size), payloadHash: sha256)
@@ -187,15 +191,18 @@ public struct S3Store: RemoteStore {
         }
     }
 
-    private static func hash(_ path: String, offset: Int64 = 0, length: Int64? = nil) throws -> String {
+    private static func hashing<T>(_ body: () throws(DigestError) -> T) throws -> T {
         do {
-            return try SHA256.hex(ofFile: path, offset: offset, length: length)
+            return try body()
         } catch {
             throw StoreError(.other, error.description)
         }
     }
 
-    private func putMultipart(_ path: String, size: Int64, sha256: String, key: String, doing: String) throws {
+    /// Each part is signed with its own SHA-256 (the server checks it) and retried on its own; on any
+    /// failure the upload is aborted, so no parts stay behind taking space.
+    private func putMultipart(_ path: String, size: Int64, partSize: Int64, sha256: String, partHashes: [String],
+                              key: String, doing: String) throws {
         let start = Call(method: "POST", key: key, query: [("uploads", "")],
                          headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
         let started = try sendCreatingBucket(start, doing: doing)
@@ -205,23 +212,20 @@ public struct S3Store: RemoteStore {
             throw StoreError(.other, "\(doing): the server did not give an upload id")
         }
         do {
-            let partSize = max(configuration.partSize, 8 << 20)
             var parts: [(number: Int, etag: String)] = []
-            var offset: Int64 = 0
-            while offset < size {
-                let number = parts.count + 1
+            for (index, partHash) in partHashes.enumerated() {
+                let number = index + 1
+                let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
-                let partHash = try Self.hash(path, offset: offset, length: length)
                 let call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
                                 body: .file(path: path, offset: offset, size: length), payloadHash: partHash)
-                let partDoing = "\(doing) (part \(number) of \((size + partSize - 1) / partSize))"
+                let partDoing = "\(doing) (part \(number) of \(partHashes.count))"
                 let etag: String = try configuration.backoff.run {
                     let response = try send(call, doing: partDoing)
                     guard response.isSuccess, let etag = response.headers["etag"] else { throw failure(response, partDoing) }
                     return etag
                 }
                 parts.append((number, etag))
-                offset += length
             }
             let body = Array(("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                 + parts.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(Self.escaped($0.etag))</ETag></Part>" }.joined()
@@ -249,36 +253,35 @@ public struct S3Store: RemoteStore {
         guard let (info, etag) = try head(name) else {
             throw StoreError(.notFound, "\(doing): there is no such object")
         }
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw StoreError(.other, "\(doing): cannot create \(path)")
+        }
+        // Hashed as it arrives, so the check costs no extra pass over the file.
+        let hasher = FollowingHasher(path: path)
         do {
-            // The first request truncates the file; after a dropped connection, the rest comes with Range,
-            // only from the same object (If-Match its ETag).
-            var first = true
+            // Every request appends; after a dropped connection the rest comes with Range, only from the
+            // same object (If-Match its ETag).
             try configuration.backoff.run {
+                let have = Self.size(of: path)
+                if have >= info.size && have > 0 { return }
                 var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
-                                downloadPath: path, appendToDownload: !first)
-                let have = first ? 0 : Self.size(of: path)
-                if !first {
-                    if have >= info.size { return }
-                    call.headers.append(("Range", "bytes=\(have)-"))
-                }
-                first = false
+                                downloadPath: path, appendToDownload: true)
+                if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
                 let response = try send(call, doing: doing)
                 guard response.status == (have > 0 ? 206 : 200) else {
                     if response.status == 412 { throw StoreError(.other, "\(doing): the object changed during the download") }
                     throw failure(response, doing)
                 }
             }
-            let received = Self.size(of: path)
+            let (actual, received) = try Self.hashing { () throws(DigestError) in try hasher.finish() }
             guard received == info.size else {
                 throw StoreError(.unavailable, "\(doing): received \(received) bytes of \(info.size)")
             }
-            if let expected = info.sha256 {
-                let actual = try Self.hash(path)
-                guard actual == expected else {
-                    throw StoreError(.unavailable, "\(doing): the download's SHA-256 is \(actual), the object's metadata says \(expected)")
-                }
+            if let expected = info.sha256, actual != expected {
+                throw StoreError(.unavailable, "\(doing): the download's SHA-256 is \(actual), the object's metadata says \(expected)")
             }
         } catch {
+            _ = try? hasher.finish()
             try? FileManager.default.removeItem(atPath: path)
             throw error
         }
