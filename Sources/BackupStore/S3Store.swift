@@ -27,8 +27,10 @@ public struct S3Store: RemoteStore {
         public var verifyTLS = true
         /// Files larger than this go up as a multipart upload.
         public var multipartThreshold: Int64 = 64 << 20
-        /// The size of each part but the last (at least 8 MiB).
-        public var partSize: Int64 = 16 << 20
+        /// The size of each part but the last (at least 8 MiB). Large parts keep the per-request cost down
+        /// (measured on radosgw, 1 GiB: 16 MiB parts 12.8 s, 64 MiB parts 10.8 s, one PUT 8.2 s); a failed
+        /// part is sent again whole.
+        public var partSize: Int64 = 64 << 20
         /// `max-keys` for listings; nil leaves it to the server (1000 on AWS).
         public var listPageSize: Int?
         /// Retries of one part, and of a download's resumption.
