@@ -40,7 +40,7 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Int = 10
     /// TLS certificates and host names are checked unless this is false (`--insecure`).
     public var verifyTLS = true
-    /// Abort when fewer than 1 byte/s move for this long.
+    /// Stop the transfer when no byte has moved either way for this many seconds.
     public var stallTimeout: Int = 30
 
     public init(method: String, url: String) {
@@ -94,9 +94,19 @@ public struct HTTPClient: Sendable {
         set(cbk_curl_setopt_string(handle, CURLOPT_URL, request.url))
         set(cbk_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
         set(cbk_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, request.connectTimeout))
-        set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1))
-        set(cbk_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, request.stallTimeout))
+        // A stall is noticed here rather than with CURLOPT_LOW_SPEED_*: curl averages speed over a window of
+        // several seconds, so a transfer that moved data and then stopped would run on for that long.
+        transfer.stallTimeout = Double(request.stallTimeout)
+        set(cbk_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0))
+        set(cbk_curl_setopt_xferinfo_function(handle, { context, downloaded, _, uploaded, _ in
+            guard let context else { return 0 }
+            return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().progress(moved: Int64(downloaded) + Int64(uploaded)) ? 0 : 1
+        }))
+        set(cbk_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context))
         set(cbk_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        // Archives are large: bigger buffers mean fewer system calls and callbacks per MiB moved.
+        set(cbk_curl_setopt_long(handle, CURLOPT_BUFFERSIZE, 512 * 1024))
+        set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD_BUFFERSIZE, 512 * 1024))
         if !request.verifyTLS {
             set(cbk_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0))
             set(cbk_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0))
@@ -161,6 +171,10 @@ public struct HTTPClient: Sendable {
             throw CurlError(code: Int32(setupError.rawValue), message: String(cString: curl_easy_strerror(setupError)), url: safeURL)
         }
         let rc = curl_easy_perform(handle)
+        if transfer.stalled {
+            throw CurlError(code: Int32(CURLE_OPERATION_TIMEDOUT.rawValue),
+                            message: "nothing moved for \(request.stallTimeout) s", url: safeURL)
+        }
         guard rc == CURLE_OK else {
             throw CurlError(code: Int32(rc.rawValue), message: transfer.failure ?? String(cString: curl_easy_strerror(rc)), url: safeURL)
         }
@@ -192,6 +206,26 @@ private final class Transfer {
     var headers: [String: String] = [:]
     /// The status of the response being received.
     var status = 0
+    var stallTimeout: Double = 30
+    private var lastMoved: Int64 = -1
+    private var lastChange = Date()
+    /// The transfer was stopped because nothing moved for ``stallTimeout`` seconds.
+    var stalled = false
+
+    /// Told how many bytes have moved so far (both ways); false stops the transfer.
+    func progress(moved: Int64) -> Bool {
+        let now = Date()
+        if moved != lastMoved {
+            lastMoved = moved
+            lastChange = now
+            return true
+        }
+        if now.timeIntervalSince(lastChange) > stallTimeout {
+            stalled = true
+            return false
+        }
+        return true
+    }
     var failure: String?
 
     func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {

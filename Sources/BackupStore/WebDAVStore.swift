@@ -10,6 +10,8 @@ public struct WebDAVStore: RemoteStore {
     let client = HTTPClient()
     /// TLS certificates and host names are checked unless this is false (`--insecure`).
     public var verifyTLS = true
+    /// A transfer that moves nothing for this many seconds is given up (and retried).
+    public var stallTimeout = 30
 
     public init(baseURL: String, user: String?, password: String?) {
         var base = baseURL
@@ -28,6 +30,7 @@ public struct WebDAVStore: RemoteStore {
         var request = HTTPRequest(method: method, url: url)
         request.credentials = credentials
         request.verifyTLS = verifyTLS
+        request.stallTimeout = stallTimeout
         return request
     }
 
@@ -44,7 +47,8 @@ public struct WebDAVStore: RemoteStore {
         switch response.status {
         case 404: kind = .notFound
         case 401, 403: kind = .refused
-        case 500...: kind = .unavailable
+        // 423 Locked: another client holds a lock on the resource for now.
+        case 408, 423, 429, 500...: kind = .unavailable
         default: kind = .other
         }
         return StoreError(kind, "\(doing): the server answered \(response.status)", status: response.status)

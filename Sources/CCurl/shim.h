@@ -15,6 +15,8 @@ static inline CURLcode cbk_curl_setopt_header_function(CURL *h, curl_write_callb
 static inline CURLcode cbk_curl_setopt_read_function(CURL *h, curl_read_callback f) { return curl_easy_setopt(h, CURLOPT_READFUNCTION, f); }
 /* Rewinding the upload: curl needs it when authentication makes it send the body again. */
 static inline CURLcode cbk_curl_setopt_seek_function(CURL *h, curl_seek_callback f) { return curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, f); }
+/* Progress, which is also where a stalled transfer is noticed and stopped. */
+static inline CURLcode cbk_curl_setopt_xferinfo_function(CURL *h, curl_xferinfo_callback f) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, f); }
 /* CURLAUTH_* are macros with casts, which Swift does not import. */
 static inline unsigned long cbk_curlauth_basic_or_digest(void) { return CURLAUTH_BASIC | CURLAUTH_DIGEST; }
 static inline CURLcode cbk_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }

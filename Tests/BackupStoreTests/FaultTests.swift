@@ -4,7 +4,8 @@ import BackupTestSupport
 import Foundation
 import Testing
 
-/// Uploads and downloads through a proxy that resets connections in mid-transfer.
+/// Uploads and downloads through a proxy that resets or stalls connections in mid-transfer (S3's own
+/// fault tests, with parts and resumed downloads, are in S3Tests).
 @Suite struct FaultTests {
     @Test func anUploadCutInTheMiddleIsRetriedAndLeavesNoHalfObject() throws {
         // No authentication: each upload attempt is one request on one connection.
@@ -39,6 +40,37 @@ import Testing
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: server.root.file("f")).sorted()
         #expect(leftovers.filter { !$0.hasPrefix(".") } == ["a.tar.zst", "seed"], "\(leftovers)")
         #expect(leftovers.filter { $0.hasPrefix(".") }.allSatisfy { $0.hasPrefix(".a.tar.zst.part-") }, "\(leftovers)")
+    }
+
+    /// An upload whose connection stops moving is given up after the stall timeout and sent again; a
+    /// download likewise.
+    @Test func stalledTransfersAreGivenUpAndRetried() throws {
+        let server = try RcloneWebDAV(authenticate: false)
+        let local = TemporaryDirectory("stall")
+        let bytes = (0..<3_000_000).map { _ in UInt8.random(in: 0...255) }
+        try Data(bytes).write(to: URL(fileURLWithPath: local.file("a")))
+        let direct = WebDAVStore(baseURL: server.baseURL + "/s", user: nil, password: nil)
+        try direct.put(file: local.file("a"), as: "seed.tar.zst")   // the folder exists: one PUT per attempt
+
+        for direction in [FaultyProxy.Direction.upload, .download] {
+            let proxy = try FaultyProxy(to: server.port, cutAfter: 1_000_000, faultyConnections: 1, direction: direction,
+                                        fault: .stall(seconds: 5))
+            var viaProxy = WebDAVStore(baseURL: "http://127.0.0.1:\(proxy.port)/s", user: nil, password: nil)
+            viaProxy.stallTimeout = 1
+            let retries = RetryCounter()
+            var retrying = RetryingStore(viaProxy) { _ in retries.add() }
+            retrying.backoff.firstDelay = 0.05
+            let started = Date()
+            if direction == .upload {
+                try retrying.put(file: local.file("a"), as: "a.tar.zst")
+                #expect(try direct.stat("a.tar.zst")?.size == Int64(bytes.count))
+            } else {
+                try retrying.get("seed.tar.zst", to: local.file("back"))
+                #expect(SHA256.hex(of: try [UInt8](Data(contentsOf: URL(fileURLWithPath: local.file("back"))))) == SHA256.hex(of: bytes))
+            }
+            #expect(retries.count == 1, "\(direction)")
+            #expect(Date().timeIntervalSince(started) < 5, "\(direction): the stall was waited out instead of given up")
+        }
     }
 
     @Test func retriesStopWithinTheirBounds() throws {
