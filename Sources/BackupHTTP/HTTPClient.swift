@@ -35,8 +35,12 @@ public struct HTTPRequest: Sendable {
     public var downloadPath: String?
     /// Append to ``downloadPath`` instead of truncating it (resuming with a `Range` header).
     public var appendToDownload = false
-    /// Basic or Digest, whichever the server asks for.
+    /// Sent with ``authScheme``.
     public var credentials: (user: String, password: String)?
+    /// `.any` lets curl find out (a first request without credentials; for an upload, curl sends the whole
+    /// body with it, and again with credentials). Name the scheme when known: Basic credentials then go with
+    /// the first request, and for Digest curl probes with an empty body first.
+    public var authScheme: AuthScheme = .any
     public var connectTimeout: Int = 10
     /// TLS certificates and host names are checked unless this is false (`--insecure`).
     public var verifyTLS = true
@@ -46,6 +50,20 @@ public struct HTTPRequest: Sendable {
     public init(method: String, url: String) {
         self.method = method
         self.url = url
+    }
+}
+
+public enum AuthScheme: Sendable, Equatable {
+    case any, basic, digest
+
+    /// The scheme a `WWW-Authenticate` challenge asks for, if it is one of ours.
+    public init?(challenge: String) {
+        let scheme = challenge.prefix { !$0.isWhitespace }.lowercased()
+        switch scheme {
+        case "digest": self = .digest
+        case "basic": self = .basic
+        default: return nil
+        }
     }
 }
 
@@ -125,7 +143,12 @@ public struct HTTPClient: Sendable {
         if let credentials = request.credentials {
             set(cbk_curl_setopt_string(handle, CURLOPT_USERNAME, credentials.user))
             set(cbk_curl_setopt_string(handle, CURLOPT_PASSWORD, credentials.password))
-            set(cbk_curl_setopt_long(handle, CURLOPT_HTTPAUTH, Int(cbk_curlauth_basic_or_digest())))
+            let scheme: UInt = switch request.authScheme {
+            case .any: cbk_curlauth_basic_or_digest()
+            case .basic: cbk_curlauth_basic()
+            case .digest: cbk_curlauth_digest()
+            }
+            set(cbk_curl_setopt_long(handle, CURLOPT_HTTPAUTH, Int(scheme)))
         }
         switch request.method {
         case "GET": break

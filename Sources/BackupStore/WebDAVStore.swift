@@ -12,6 +12,17 @@ public struct WebDAVStore: RemoteStore {
     public var verifyTLS = true
     /// A transfer that moves nothing for this many seconds is given up (and retried).
     public var stallTimeout = 30
+    /// The authentication scheme the server asked for, once known (so uploads never go out unauthenticated).
+    private let scheme = SchemeMemory()
+
+    private final class SchemeMemory: @unchecked Sendable {
+        private let lock = NSLock()
+        private var known: AuthScheme?
+        var value: AuthScheme? {
+            get { lock.lock(); defer { lock.unlock() }; return known }
+            set { lock.lock(); known = newValue; lock.unlock() }
+        }
+    }
 
     public init(baseURL: String, user: String?, password: String?) {
         var base = baseURL
@@ -29,6 +40,7 @@ public struct WebDAVStore: RemoteStore {
     private func request(_ method: String, _ url: String) -> HTTPRequest {
         var request = HTTPRequest(method: method, url: url)
         request.credentials = credentials
+        request.authScheme = scheme.value ?? .any
         request.verifyTLS = verifyTLS
         request.stallTimeout = stallTimeout
         return request
@@ -54,8 +66,23 @@ public struct WebDAVStore: RemoteStore {
         return StoreError(kind, "\(doing): the server answered \(response.status)", status: response.status)
     }
 
+    /// Learns the server's scheme from a body-less request without credentials. With the scheme unknown,
+    /// curl would send an upload's whole body without credentials first, then again with them (and a server
+    /// that closes the connection after its 401 can cut that first copy short).
+    private func learnScheme() throws {
+        guard credentials != nil, scheme.value == nil else { return }
+        var probe = HTTPRequest(method: "HEAD", url: baseURL + "/")
+        probe.verifyTLS = verifyTLS
+        probe.stallTimeout = stallTimeout
+        let response = try perform(probe, doing: "asking \(baseURL) how to authenticate")
+        if response.status == 401, let challenge = response.headers["www-authenticate"] {
+            scheme.value = AuthScheme(challenge: challenge)
+        }
+    }
+
     public func put(file path: String, as name: String) throws {
         try Self.check(name)
+        try learnScheme()
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
         let temporary = ".\(name).part-\(UInt32.random(in: 0...UInt32.max))"
         var upload = request("PUT", url(temporary))

@@ -19,6 +19,8 @@ static inline CURLcode cbk_curl_setopt_seek_function(CURL *h, curl_seek_callback
 static inline CURLcode cbk_curl_setopt_xferinfo_function(CURL *h, curl_xferinfo_callback f) { return curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, f); }
 /* CURLAUTH_* are macros with casts, which Swift does not import. */
 static inline unsigned long cbk_curlauth_basic_or_digest(void) { return CURLAUTH_BASIC | CURLAUTH_DIGEST; }
+static inline unsigned long cbk_curlauth_basic(void) { return CURLAUTH_BASIC; }
+static inline unsigned long cbk_curlauth_digest(void) { return CURLAUTH_DIGEST; }
 static inline CURLcode cbk_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cbk_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cbk_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }

@@ -478,6 +478,8 @@ public final class FaultyProxy: @unchecked Sendable {
         init(faults: Int) { remainingFaults = faults }
 
         var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+        var uploaded = 0
+        func add(uploaded n: Int) { lock.lock(); uploaded += n; lock.unlock() }
 
         /// Whether this connection, which has just reached the threshold, is to be cut.
         func takeFault() -> Bool {
@@ -511,6 +513,9 @@ public final class FaultyProxy: @unchecked Sendable {
         Thread { Self.acceptLoop(listener: listener, target: target, cutAfter: cutAfter, direction: direction, fault: fault, state: state) }.start()
     }
 
+    /// Bytes passed on from clients to the server so far, over all connections.
+    public var bytesFromClients: Int { state.lock.lock(); defer { state.lock.unlock() }; return state.uploaded }
+
     deinit {
         state.lock.lock(); state.stopped = true; state.lock.unlock()
         shutdown(listener, Int32(SHUT_RDWR))
@@ -538,8 +543,8 @@ public final class FaultyProxy: @unchecked Sendable {
             guard connected == 0 else { close(client); close(server); continue }
             let pair = SocketPair(client, server)
             let up = direction == .upload ? cutAfter : nil, down = direction == .download ? cutAfter : nil
-            Thread { pump(from: client, to: server, cutAfter: up, fault: fault, state: state, pair: pair) }.start()
-            Thread { pump(from: server, to: client, cutAfter: down, fault: fault, state: state, pair: pair) }.start()
+            Thread { pump(from: client, to: server, cutAfter: up, fault: fault, state: state, pair: pair, counts: true) }.start()
+            Thread { pump(from: server, to: client, cutAfter: down, fault: fault, state: state, pair: pair, counts: false) }.start()
         }
     }
 
@@ -572,7 +577,8 @@ public final class FaultyProxy: @unchecked Sendable {
     }
 
     /// Copies bytes one way; at `cutAfter` bytes, if a fault is still due, resets the connection or stalls it.
-    private static func pump(from source: Int32, to destination: Int32, cutAfter: Int?, fault: Fault, state: State, pair: SocketPair) {
+    private static func pump(from source: Int32, to destination: Int32, cutAfter: Int?, fault: Fault, state: State, pair: SocketPair,
+                             counts: Bool) {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var moved = 0
         var limit = cutAfter ?? Int.max
@@ -586,6 +592,7 @@ public final class FaultyProxy: @unchecked Sendable {
                 offset += w
             }
             moved += n
+            if counts { state.add(uploaded: n) }
             if moved >= limit && !state.takeFault() { limit = Int.max }
         }
         if moved >= limit, case .stall(let seconds) = fault {
