@@ -270,6 +270,21 @@ public struct Transfers: Sendable {
         return try body(path)
     }
 
+    /// Removes the archive `remote` names (the building block of retention). Only archive names
+    /// (`*.tar.zst`) are accepted; a missing one is an error, so a typo never passes for success.
+    /// Returns what was removed.
+    public func delete(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
+        let location = try open(remote, environment)
+        guard let name = location.objectName else {
+            throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
+        }
+        guard let info = try Self.mapped({ try location.store.stat(name) }) else {
+            throw BackupError(.noInput, "\(name) is not on \(location.store)")
+        }
+        try Self.mapped { try location.store.delete(name) }
+        return info
+    }
+
     /// The archives in a remote folder: name, size, time; kind from the name.
     public func list(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListReport {
         let location = try open(remote, environment)

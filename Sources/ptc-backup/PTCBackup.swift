@@ -18,6 +18,6 @@ struct PTCBackup: ParsableCommand {
               ptc-backup export --output ~/backups/ && ptc-backup list ~/backups
             """,
         version: ToolVersion.version,
-        subcommands: [Export.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self]
+        subcommands: [Export.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self]
     )
 }

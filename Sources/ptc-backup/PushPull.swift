@@ -89,3 +89,43 @@ extension PTCBackup {
         }
     }
 }
+
+extension PTCBackup {
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove an archive from a WebDAV folder or an S3 bucket.",
+            discussion: """
+                Only archive names (ending in .tar.zst) are accepted, one at a time; an archive that is not
+                there is an error (exit 66), so a mistyped name never looks like success. Local archives are
+                removed with rm.
+
+                Examples:
+                  ptc-backup delete webdav+https://dav.example.org/backups/plantocode-laptop-20261001T031500Z-full.tar.zst
+                  ptc-backup delete s3://my-bucket/plantocode/plantocode-laptop-20261001T031500Z-full.tar.zst
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst.", valueName: "remote-url"))
+        var remote: String
+
+        func validate() throws {
+            guard RemoteLocation.isRemote(remote) else {
+                throw ValidationError("\(remote) is not a remote URL (webdav+https://... or s3://...); remove local archives with rm")
+            }
+        }
+
+        func run() throws {
+            try Console.run("delete", global) { _ in
+                let info = try remoteOptions.transfers(global).delete(remote)
+                if global.json {
+                    Console.printJSON(TransferReport(command: "delete", file: info.name, remote: remote, bytes: info.size))
+                } else if !global.quiet {
+                    Console.out("Deleted \(remote) (\(Console.bytes(info.size)))")
+                }
+            }
+        }
+    }
+}

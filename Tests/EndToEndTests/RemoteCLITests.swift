@@ -148,8 +148,20 @@ import Testing
         #expect(unreachable.status == 69, "\(unreachable.stderr)")
         #expect(unreachable.stderr.contains("127.0.0.1"))
 
+        // Deletion (retention's building block): the archive goes; a second time, or a folder, is an error.
+        let delete = try ptc(["delete", url, "--json"] + endpoint, env: credentials)
+        #expect(delete.status == 0, "\(delete.stderr)")
+        let deleted = try JSONSerialization.jsonObject(with: Data(delete.stdout.utf8)) as? [String: Any]
+        #expect(deleted?["command"] as? String == "delete")
+        #expect(deleted?["remote"] as? String == url)
+        let after = try ptc(["list", remote, "--json"] + endpoint, env: credentials)
+        #expect(try JSONDecoder().decode(ListReport.self, from: Data(after.stdout.utf8)).archives.isEmpty)
+        #expect(try ptc(["delete", url] + endpoint, env: credentials).status == 66)
+        #expect(try ptc(["delete", remote] + endpoint, env: credentials).status == 64)
+        #expect(try ptc(["delete", dir.file("restored.db")], env: [:]).status == 64)
+
         // No secret in anything any of them printed.
-        for result in [export, list, verify, restore, pull, wrong, missing, unreachable] {
+        for result in [export, list, verify, restore, pull, wrong, missing, unreachable, delete] {
             for secret in [server.secretKey, "not-the-Secret-42"] {
                 #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
             }
