@@ -10,6 +10,8 @@ public struct RemoteOptions: Sendable {
     public var addressing: S3Store.Addressing?
     /// `--insecure`: accept any TLS certificate and host name.
     public var insecure = false
+    /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
+    public var onRetry: @Sendable (String) -> Void = { _ in }
 
     public init(endpoint: String? = nil, addressing: S3Store.Addressing? = nil, insecure: Bool = false) {
         self.endpoint = endpoint
@@ -87,6 +89,7 @@ public struct RemoteLocation: Sendable {
         var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
                                                   addressing: addressing, credentials: credentials)
         configuration.verifyTLS = !options.insecure
+        configuration.backoff.onRetry = options.onRetry
         do {
             return (try S3Store(configuration), object)
         } catch let error as StoreError {
@@ -195,24 +198,16 @@ enum NetRC {
 /// Moving archives between this machine and a remote. Remote calls that fail in passing (refused or
 /// reset connections, timeouts, 5xx) are retried with backoff (``RetryingStore``); `onRetry` hears of each.
 public struct Transfers: Sendable {
-    public var onRetry: @Sendable (String) -> Void
     public var options: RemoteOptions
 
     public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
-        self.onRetry = onRetry
+        self.options.onRetry = onRetry
     }
 
     private func open(_ remote: String, _ environment: [String: String]) throws -> RemoteLocation {
         var location = try RemoteLocation(parsing: remote, options: options, environment: environment)
-        // S3 retries each part of an upload and resumes downloads itself; it reports those retries too.
-        if var s3 = location.store as? S3Store {
-            var configuration = s3.configuration
-            configuration.backoff.onRetry = onRetry
-            s3 = try S3Store(configuration)
-            location.store = s3
-        }
-        location.store = RetryingStore(location.store, onRetry: onRetry)
+        location.store = RetryingStore(location.store, onRetry: options.onRetry)
         return location
     }
 
