@@ -8,14 +8,14 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Snapshot the database (all of it, or chosen sessions) into a verified .tar.zst archive.",
             discussion: """
-                The snapshot uses SQLite's online backup API under one read transaction: the app keeps
-                writing, and the archive holds one consistent state, including what is only in the -wal file.
-                The database is opened read-only. The archive is written under a temporary name, synced,
+                The snapshot uses SQLite's online backup API under one read transaction: the app keeps \
+                writing, and the archive holds one consistent state, including what is only in the -wal file. \
+                The database is opened read-only. The archive is written under a temporary name, synced, \
                 then published as plantocode-<host>-<UTC time>-<full|partial>.tar.zst (mode 0600).
 
-                --session and --project add sessions; --older-than keeps only sessions updated, or with a
-                job created, before now minus AGE (timestamps in seconds or milliseconds). A selected
-                session brings its jobs, their terminal sessions, its histories and its project's prompts.
+                --session and --project add sessions; --older-than keeps only sessions updated, or with a \
+                job created, before now minus AGE (timestamps in seconds or milliseconds). A selected \
+                session brings its jobs, their terminal sessions, its histories and its project's prompts. \
                 When nothing matches, nothing is written and the exit code is 0.
 
                 Examples:

@@ -11,23 +11,23 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Merge or restore an archive into a PlanToCode database.",
             discussion: """
-                The archive is verified first (checksums, integrity, row counts) and its database extracted
-                into a private temporary folder; an archive that fails changes nothing (exit 65). Archives of
+                The archive is verified first (checksums, integrity, row counts) and its database extracted \
+                into a private temporary folder; an archive that fails changes nothing (exit 65). Archives of \
                 older app versions are migrated to the current schema on the way in.
 
-                --mode merge (the default) adds the archive's sessions, with their jobs, terminal sessions,
-                histories and project prompts, in one transaction that never deletes a row of the target. A
-                session in both is settled by --on-conflict: skip (keep the target's), replace (take the
-                archive's, updated in place: the target's own jobs stay), or newer (the later updated_at; the
-                default). --remap OLD=NEW moves project directories and recomputes their project hashes. Rows the
-                target's rules refuse (an upgraded 1.0.x database allows fewer terminal statuses) fail the merge
-                unless --skip-invalid. Settings, logs and version markers stay the target's (--include-settings
-                merges app_settings). A target with an older schema is migrated first, in the same transaction.
+                --mode merge (the default) adds the archive's sessions, with their jobs, terminal sessions, \
+                histories and project prompts, in one transaction that never deletes a row of the target. A \
+                session in both is settled by --on-conflict: skip (keep the target's), replace (take the \
+                archive's, updated in place: the target's own jobs stay), or newer (the later updated_at; the \
+                default). --remap OLD=NEW moves project directories and recomputes their project hashes. Rows the \
+                target's rules refuse (an upgraded 1.0.x database allows fewer terminal statuses) fail the merge \
+                unless --skip-invalid. Settings, logs and version markers stay the target's (--include-settings \
+                merges app_settings). A target with an older schema is migrated first, in the same transaction. \
                 When rows of the target will be overwritten, it is first saved beside it as an archive.
 
-                --mode restore replaces the whole database with the archive's content. When the target holds
-                sessions or jobs, --force is required, and its content is first saved as an archive beside it
-                (<db>.before-restore-<time>.tar.zst). The content goes in through SQLite's online backup API in
+                --mode restore replaces the whole database with the archive's content. When the target holds \
+                sessions or jobs, --force is required, and its content is first saved as an archive beside it \
+                (<db>.before-restore-<time>.tar.zst). The content goes in through SQLite's online backup API in \
                 one transaction, so it is safe while the app has the database open. A missing target is created.
 
                 Examples:
@@ -141,8 +141,8 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Bring a database to the current PlanToCode schema, in place.",
             discussion: """
-                Applies the app's named migrations that the database still lacks, in the app's order, in one
-                transaction, after saving the database as an archive beside it (<db>.before-migrate-<time>.tar.zst).
+                Applies the app's named migrations that the database still lacks, in the app's order, in one \
+                transaction, after saving the database as an archive beside it (<db>.before-migrate-<time>.tar.zst). \
                 A database already at the current schema is left alone (nothing saved, exit 0).
 
                 Example:

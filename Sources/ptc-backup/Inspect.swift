@@ -8,7 +8,7 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Show an archive's manifest and the sessions inside it.",
             discussion: """
-                Reads only the manifest (the archive's first entry), so it is quick for any size.
+                Reads only the manifest (the archive's first entry), so it is quick for any size. \
                 Use `verify` to check the content.
 
                 Example:

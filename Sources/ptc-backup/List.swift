@@ -8,7 +8,7 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "List the archives in a folder, a WebDAV folder or an S3 bucket: time, kind, size, sessions.",
             discussion: """
-                For a local folder, reads each archive's manifest only (archives whose manifest cannot be
+                For a local folder, reads each archive's manifest only (archives whose manifest cannot be \
                 read are listed with the reason). For a remote folder, lists names, sizes and times.
 
                 Examples:

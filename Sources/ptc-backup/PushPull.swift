@@ -17,13 +17,13 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Upload an archive to a WebDAV folder or an S3 bucket.",
             discussion: """
-                The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a
-                temporary name and are moved into place (missing folders are created); S3 uploads are atomic,
-                in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is
+                The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a \
+                temporary name and are moved into place (missing folders are created); S3 uploads are atomic, \
+                in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is \
                 checked against what the server then holds.
 
-                Credentials: for WebDAV, PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc; for S3,
-                AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or ~/.aws/credentials, with
+                Credentials: for WebDAV, PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc; for S3, \
+                AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or ~/.aws/credentials, with \
                 AWS_REGION and --endpoint (or AWS_ENDPOINT_URL_S3) for services other than AWS.
 
                 Examples:
@@ -57,8 +57,8 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Download an archive from a WebDAV folder or an S3 bucket.",
             discussion: """
-                Downloads under a temporary name and keeps the file only once it is complete and reads as an
-                archive. From S3, a dropped connection is resumed where it stopped and the file must match the
+                Downloads under a temporary name and keeps the file only once it is complete and reads as an \
+                archive. From S3, a dropped connection is resumed where it stopped and the file must match the \
                 SHA-256 it was uploaded with. Run `verify` on it before trusting its content.
 
                 Example:
@@ -95,8 +95,8 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Remove an archive from a WebDAV folder or an S3 bucket.",
             discussion: """
-                Only archive names (ending in .tar.zst) are accepted, one at a time; an archive that is not
-                there is an error (exit 66), so a mistyped name never looks like success. Local archives are
+                Only archive names (ending in .tar.zst) are accepted, one at a time; an archive that is not \
+                there is an error (exit 66), so a mistyped name never looks like success. Local archives are \
                 removed with rm.
 
                 Examples:

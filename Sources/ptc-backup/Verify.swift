@@ -8,8 +8,8 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Prove an archive complete: checksums, decompression, integrity and row counts.",
             discussion: """
-                Checks every entry's size and SHA-256 against the manifest, decompresses everything,
-                runs integrity_check and foreign_key_check on the database, and compares its row counts
+                Checks every entry's size and SHA-256 against the manifest, decompresses everything, \
+                runs integrity_check and foreign_key_check on the database, and compares its row counts \
                 with the manifest. Exits 65 naming each problem when anything is wrong.
 
                 Example:
