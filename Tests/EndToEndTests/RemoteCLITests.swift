@@ -18,12 +18,19 @@ import Testing
         return try Binary.run(Binary.ptcBackup, arguments, environment: env)
     }
 
+    /// A generated database of about `bytes`, exported to `name` in `dir` (checked to succeed).
+    func exportedArchive(in dir: TemporaryDirectory, bytes: Int64, name: String) throws -> String {
+        let fixture = try Fixtures.database(in: dir, bytes: bytes)
+        let archive = dir.file(name)
+        let export = try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:])
+        #expect(export.status == 0, "\(export.stderr)")
+        return archive
+    }
+
     @Test func pushListPullWithCredentialsFromTheEnvironmentOrNetrc() throws {
         let server = try RcloneWebDAV()
         let dir = TemporaryDirectory("remote-cli")
-        let fixture = try Fixtures.database(in: dir, bytes: 300_000)
-        let archive = dir.file("plantocode-h-20260101T000000Z-full.tar.zst")
-        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let archive = try exportedArchive(in: dir, bytes: 300_000, name: "plantocode-h-20260101T000000Z-full.tar.zst")
         let remote = "webdav+\(server.baseURL)/backups/laptop/"
         let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
 
@@ -54,9 +61,7 @@ import Testing
     @Test func remoteFailuresGiveTheirExitCodes() throws {
         let server = try RcloneWebDAV()
         let dir = TemporaryDirectory("remote-errors")
-        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
-        let archive = dir.file("a.tar.zst")
-        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let archive = try exportedArchive(in: dir, bytes: 100_000, name: "a.tar.zst")
         let remote = "webdav+\(server.baseURL)/backups/"
         let secret = "not-the-Password-42"
 
@@ -173,9 +178,7 @@ import Testing
     @Test func tlsIsCheckedUnlessInsecure() throws {
         let server = try RcloneWebDAV(tls: true)
         let dir = TemporaryDirectory("tls")
-        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
-        let archive = dir.file("plantocode-h-20260101T000000Z-full.tar.zst")
-        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let archive = try exportedArchive(in: dir, bytes: 100_000, name: "plantocode-h-20260101T000000Z-full.tar.zst")
         let remote = "webdav+\(server.baseURL)/tls/"
         let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
         let refused = try ptc(["push", archive, remote], env: credentials)
