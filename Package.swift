@@ -33,8 +33,8 @@ let package = Package(
         // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
         .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest"]),
 
-        // The project's own SQL and JSON Schema, carried as resources.
-        .target(name: "PlanToCodeSchema", path: "Schema", exclude: ["README.md"],
+        // The project's own SQL and JSON Schema, carried as resources, and the schema eras built from them.
+        .target(name: "PlanToCodeSchema", dependencies: ["BackupSQLite"], path: "Schema", exclude: ["README.md"],
                 resources: [.copy("sql"), .copy("json")]),
 
         // Versioned Codable types: the archive manifest and the --json reports.

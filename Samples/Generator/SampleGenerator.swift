@@ -10,6 +10,12 @@ import PlanToCodeSchema
 public struct SampleGenerator {
     public struct Options: Sendable {
         public var version: SchemaCatalog.AppVersion = SchemaCatalog.current
+        /// A schema era (SPEC.md): the database is created with the era's table set and column sets
+        /// instead of `version`'s, carries the era's version markers, and holds rows in its dropped tables.
+        public var era: SchemaCatalog.Era?
+        /// Rows that break their foreign keys, written as the app did while running with foreign keys
+        /// off: jobs whose session is gone, history rows of a missing session, terminals of a missing job.
+        public var orphans = 0
         /// Approximate size of the content written, in bytes.
         public var targetBytes: Int64 = 2_000_000
         public var seed: UInt64 = 1
@@ -26,6 +32,8 @@ public struct SampleGenerator {
         public var path: String
         public var sessionIDs: [String] = []
         public var walOnlySessionIDs: [String] = []
+        /// Ids of the orphan jobs (``Options/orphans``).
+        public var orphanJobIDs: [String] = []
         public var contentBytes: Int64 = 0
     }
 
@@ -77,6 +85,7 @@ public struct SampleGenerator {
             try writeProjectPrompts(db, project: project)
         }
         try writeLogs(db)
+        try writeLegacyRows(db)
         var sinceCommit: Int64 = 0
         while summary.contentBytes < options.targetBytes {
             let before = summary.contentBytes
@@ -88,6 +97,7 @@ public struct SampleGenerator {
             }
         }
         try db.execute("COMMIT")
+        if options.orphans > 0 { try writeOrphans(db) }
         // The app's settings: WAL, and the data as the app would leave it.
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=NORMAL")
@@ -108,10 +118,19 @@ public struct SampleGenerator {
     }
 
     private mutating func createSchema(_ db: Connection) throws {
-        if let count = options.version.migrationCount {
+        if let era = options.era {
+            try db.execute(try SchemaCatalog.sql(for: era))
+        } else if let count = options.version.migrationCount {
             try db.execute(try SchemaCatalog.baseSQL)
             for migration in SchemaCatalog.migrations.prefix(count) {
                 try db.execute(try SchemaCatalog.sql(for: migration))
+            }
+            // A database the current app has opened: at start-up it created the indexes of today's schema
+            // that were missing (tables and triggers it already had, by their table).
+            if count == SchemaCatalog.migrations.count {
+                for statement in Connection.statements(in: try SchemaCatalog.currentSQL) where statement.uppercased().hasPrefix("CREATE INDEX") {
+                    try db.execute(statement)
+                }
             }
         } else {
             try db.execute(try SchemaCatalog.currentSQL)
@@ -123,7 +142,8 @@ public struct SampleGenerator {
     }
 
     private var applied: [SchemaCatalog.Migration] {
-        SchemaCatalog.migrations.prefix(options.version.migrationCount ?? SchemaCatalog.migrations.count).map { $0 }
+        if let era = options.era { return era.isCurrent ? SchemaCatalog.migrations : [] }
+        return SchemaCatalog.migrations.prefix(options.version.migrationCount ?? SchemaCatalog.migrations.count).map { $0 }
     }
 
     /// The device ids of history rows are lower-case once `normalize_history_device_ids` has run.
@@ -151,8 +171,10 @@ public struct SampleGenerator {
 
     private mutating func writeMarkers(_ db: Connection) throws {
         let t = SQLValue.integer(nowSeconds - 200 * 86_400)
-        try insert(db, "key_value_store", ["key": .text("app_version"), "value": .text(options.version.appVersion), "updated_at": t])
-        try insert(db, "key_value_store", ["key": .text("schema_version"), "value": .text(options.version.schemaVersion), "updated_at": t])
+        let appVersion = options.era?.appVersion ?? options.version.appVersion
+        let schemaVersion = options.era?.schemaVersion ?? options.version.schemaVersion
+        try insert(db, "key_value_store", ["key": .text("app_version"), "value": .text(appVersion), "updated_at": t])
+        try insert(db, "key_value_store", ["key": .text("schema_version"), "value": .text(schemaVersion), "updated_at": t])
         try insert(db, "key_value_store", ["key": .text("last_opened_project"), "value": .text(projects[0]), "updated_at": .integer(nowSeconds * 1000)])
         try insert(db, "key_value_store", ["key": .text("onboarding_completed"), "value": .null, "updated_at": t])
         for (i, migration) in applied.enumerated() {
@@ -193,6 +215,59 @@ public struct SampleGenerator {
         }
     }
 
+    /// Rows of the tables early eras had and today's schema dropped (only those the database has).
+    private mutating func writeLegacyRows(_ db: Connection) throws {
+        let t = SQLValue.integer(nowSeconds - 150 * 86_400)
+        for key in ["theme", "last_project"] {
+            try insert(db, "meta", ["key": .text(key), "value": .text(synth.pick(["dark", projects[0], "{\"v\":1}"]))])
+            try insert(db, "cached_state", ["project_directory": .text(projects[0]), "key": .text(key),
+                                            "value": .text(synth.document(200)), "updated_at": t])
+        }
+        for taskType in ["implementation_plan", "path_finder"] {
+            try insert(db, "system_prompts", ["id": .text(synth.uuid()), "session_id": .null, "task_type": .text(taskType),
+                                              "system_prompt": .text(synth.document(800)), "is_default": .integer(1),
+                                              "created_at": t, "updated_at": t])
+            try insert(db, "default_system_prompts", ["id": .text(synth.uuid()), "task_type": .text(taskType),
+                                                      "system_prompt": .text(synth.document(600)), "description": .text("default"),
+                                                      "version": .text("1.0"), "created_at": t, "updated_at": t])
+        }
+        try insert(db, "application_configurations", ["config_key": .text("ui.layout"), "config_value": .text("{\"sidebar\":true}"),
+                                                      "description": .null, "updated_at": t])
+        try insert(db, "user_credits", ["user_id": .text(synth.uuid()), "balance": .real(12.5), "currency": .text("USD"), "updated_at": t])
+        for _ in 0..<3 {
+            try insert(db, "credit_transactions", ["id": .text(synth.uuid()), "user_id": .text("user-1"), "amount": .real(-0.25),
+                                                   "currency": .text("USD"), "transaction_type": .text("usage"),
+                                                   "description": .text("tokens"), "created_at": t])
+        }
+    }
+
+    /// Rows whose parent is missing, written with foreign keys off (as the app once ran).
+    private mutating func writeOrphans(_ db: Connection) throws {
+        try db.execute("PRAGMA foreign_keys=OFF; BEGIN")
+        for i in 0..<options.orphans {
+            let missingSession = "gone-session-\(synth.hex(8))"
+            let jobID = "orphan-job-\(synth.hex(8))"
+            summary.orphanJobIDs.append(jobID)
+            try insert(db, "background_jobs", [
+                "id": .text(jobID), "session_id": .text(missingSession), "task_type": .text("path_finder"), "status": .text("completed"),
+                "prompt": .text(synth.document(500)), "response": .text(synth.document(300)), "metadata": .null,
+                "created_at": .integer(timestamp(daysAgo: 60)), "updated_at": .integer(timestamp(daysAgo: 30)),
+            ])
+            if i % 2 == 0 {
+                try insert(db, "task_description_history", [
+                    "session_id": .text(missingSession), "description": .text(synth.document(200)),
+                    "created_at": .integer(timestamp(daysAgo: 60)), "sequence_number": .integer(0), "version": .integer(1),
+                ])
+                try insert(db, "terminal_sessions", [
+                    "id": .text(synth.uuid()), "job_id": .text("gone-job-\(synth.hex(8))"), "session_id": .text(synth.hex(32)),
+                    "status": .text("completed"), "created_at": .integer(nowSeconds - 86_400), "updated_at": .integer(nowSeconds - 86_400),
+                    "output_log": .text(synth.terminalLog(500)),
+                ])
+            }
+        }
+        try db.execute("COMMIT; PRAGMA foreign_keys=ON")
+    }
+
     /// A timestamp within the last `daysAgo` days, in milliseconds two times out of three (as the
     /// app's own code writes them) and in seconds otherwise (as column defaults write them).
     private mutating func timestamp(daysAgo: Int, milliseconds: Bool? = nil) -> Int64 {
@@ -227,7 +302,18 @@ public struct SampleGenerator {
             "merge_instructions": synth.chance(0.8) ? .null : .text(synth.document(synth.int(100...800))),
             "task_history_version": .integer(Int64(synth.int(1...4))), "file_history_version": .integer(Int64(synth.int(1...3))),
             "task_history_current_index": .integer(Int64(synth.int(0...3))), "file_history_current_index": .integer(Int64(synth.int(0...2))),
+            "title_regex": synth.chance(0.5) ? .null : .text("(?i)\\b(auth|login)\\b"), "content_regex": .null,
+            "negative_title_regex": .null, "negative_content_regex": .null, "is_regex_active": .integer(synth.chance(0.5) ? 1 : 0),
+            "codebase_structure": synth.chance(0.7) ? .null : .text(synth.document(synth.int(200...2000))),
+            "title_regex_description": .null, "content_regex_description": .null, "negative_title_regex_description": .null,
+            "negative_content_regex_description": .null, "regex_summary_explanation": synth.chance(0.8) ? .null : .text(synth.document(150)),
         ])
+        for path in ["src/main.rs", "README.md"] where synth.chance(0.5) {
+            try insert(db, "included_files", ["session_id": .text(id), "path": .text(path), "created_at": .integer(nowSeconds - 90 * 86_400)])
+            try insert(db, "excluded_files", ["session_id": .text(id), "path": .text("target/\(path)"), "created_at": .integer(nowSeconds - 90 * 86_400)])
+        }
+        try insert(db, "task_settings", ["session_id": .text(id), "task_type": .text("implementation_plan"), "model": .text("claude-sonnet-4"),
+                                         "max_tokens": .integer(8192), "temperature": .real(0.5)])
         for _ in 0..<(jobs ?? synth.int(1...8)) {
             try writeJob(db, sessionID: id, project: project)
         }

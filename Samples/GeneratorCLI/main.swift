@@ -12,6 +12,10 @@ struct SampleCommand: ParsableCommand {
             Examples:
               ptc-sample /tmp/appdata.db --size 5MB
               ptc-sample /tmp/old.db --app-version 1.0.0 --size 1GB --wal-commits 20
+              ptc-sample /tmp/may.db --era 2025-05-14 --orphans 3
+
+            Eras (the table sets of databases created by each range of the app's versions, SPEC.md):
+              \(SchemaCatalog.eras.map(\.created).joined(separator: ", "))
             """)
 
     @Argument(help: "Where to write the database (must not exist).")
@@ -19,6 +23,12 @@ struct SampleCommand: ParsableCommand {
 
     @Option(help: "App version of the schema: 1.0.0, 1.0.10, current, or upgraded-1.0.0.")
     var appVersion = "current"
+
+    @Option(help: "Create the database of a schema era instead (its first version's date, e.g. 2025-06-08).")
+    var era: String?
+
+    @Option(help: "Also write N rows that break their foreign keys (jobs of a missing session, and more).")
+    var orphans = 0
 
     @Option(help: "Approximate size of the content, like 2MB, 100MB, 1GB.")
     var size = "2MB"
@@ -38,6 +48,13 @@ struct SampleCommand: ParsableCommand {
         case "upgraded-1.0.0": options.version = SchemaCatalog.upgradedFrom1_0_0
         default: throw ValidationError("unknown --app-version '\(appVersion)': use 1.0.0, 1.0.10, current or upgraded-1.0.0")
         }
+        if let era {
+            guard let found = SchemaCatalog.eras.first(where: { $0.created == era }) else {
+                throw ValidationError("unknown --era '\(era)': use one of \(SchemaCatalog.eras.map(\.created).joined(separator: ", "))")
+            }
+            options.era = found
+        }
+        options.orphans = orphans
         guard let bytes = Self.parseSize(size) else { throw ValidationError("invalid --size '\(size)': use a number and KB, MB or GB") }
         options.targetBytes = bytes
         options.seed = seed

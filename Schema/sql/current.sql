@@ -90,7 +90,7 @@ CREATE INDEX IF NOT EXISTS idx_terminal_sessions_last_output ON terminal_session
     WHERE status IN ('running', 'agent_requires_attention');
 CREATE INDEX IF NOT EXISTS idx_terminal_sessions_output_size ON terminal_sessions(LENGTH(output_log));
 
-CREATE TRIGGER IF NOT EXISTS update_terminal_sessions_updated_at
+CREATE TRIGGER IF NOT EXISTS trg_terminal_sessions_updated_at
 AFTER UPDATE ON terminal_sessions
 FOR EACH ROW
 BEGIN

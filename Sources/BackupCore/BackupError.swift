@@ -83,6 +83,14 @@ extension BackupError {
         return BackupError(code, "\(doing): \(what)", cause: error, file: file, line: line)
     }
 
+    /// ``sqlite(_:_:path:file:line:)`` for a failure of any kind from code that mixes SQLite calls with
+    /// operations of this layer: a ``BackupError`` passes through unchanged.
+    static func sqlite(_ error: any Error, _ doing: String, path: String, file: String = #fileID, line: Int = #line) -> BackupError {
+        if let error = error as? BackupError { return error }
+        if let error = error as? SQLiteError { return sqlite(error, doing, path: path, file: file, line: line) }
+        return BackupError(.software, "\(doing): \(error) (\(path))", file: file, line: line)
+    }
+
     /// Classifies a libarchive failure on `path` while `doing` something.
     static func archive(_ error: ArchiveError, _ doing: String, path: String, writing: Bool,
                         file: String = #fileID, line: Int = #line) -> BackupError {

@@ -3,21 +3,11 @@ import BackupSQLite
 
 /// What the database at hand actually holds, read from the file itself (never assumed from Schema/).
 struct DatabaseFacts {
-    /// One object of `sqlite_schema`.
-    struct SchemaObject {
-        let type: String
-        let name: String
-        let table: String
-        let sql: String?
-    }
-
     let objects: [SchemaObject]
 
     /// Reads `sqlite_schema` of `schemaName` (`main`, or an attached database's name).
     init(connection: Connection, schemaName: String = "main") throws(SQLiteError) {
-        objects = try connection.rows("SELECT type, name, tbl_name, sql FROM \"\(schemaName)\".sqlite_schema ORDER BY rowid").map {
-            SchemaObject(type: $0[0].string ?? "", name: $0[1].string ?? "", table: $0[2].string ?? "", sql: $0[3].string)
-        }
+        objects = try connection.schemaObjects(schemaName: schemaName)
     }
 
     /// User tables (not `sqlite_*` internals), in creation order.
@@ -31,9 +21,7 @@ struct DatabaseFacts {
         try connection.rows("SELECT name FROM pragma_table_info(?, ?)", [.text(table), .text(schemaName)]).compactMap { $0[0].string }
     }
 
-    static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    static func quote(_ identifier: String) -> String { Connection.quoteIdentifier(identifier) }
 
     /// Row counts per user table.
     static func rowCounts(_ connection: Connection, tables: [String]) throws(SQLiteError) -> [Manifest.Table] {
@@ -70,6 +58,40 @@ struct DatabaseFacts {
                              createdAt: row[4].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
                              updatedAt: row[5].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) })
         }
+    }
+
+    /// `PRAGMA foreign_key_check` of `schemaName`, counted per table and parent, in a stable order.
+    static func foreignKeyViolations(_ connection: Connection, schemaName: String = "main") throws(SQLiteError) -> [Manifest.ForeignKeyViolations] {
+        var counts: [String: Manifest.ForeignKeyViolations] = [:]
+        for row in try connection.rows("PRAGMA \(quote(schemaName)).foreign_key_check") {
+            let table = row[0].string ?? "", parent = row[2].string ?? ""
+            counts["\(table)\u{0}\(parent)", default: .init(table: table, parent: parent, rows: 0)].rows += 1
+        }
+        return counts.values.sorted { ($0.table, $0.parent) < ($1.table, $1.parent) }
+    }
+
+    /// One line per row of `schemaName` that breaks a foreign key: `table key: column value has no parent row`.
+    static func orphanRows(_ connection: Connection, schemaName: String = "main") throws(SQLiteError) -> [String] {
+        let s = quote(schemaName)
+        var lines: [String] = []
+        var keyColumns: [String: [String]] = [:]
+        for row in try connection.rows("PRAGMA \(s).foreign_key_check") {
+            let table = row[0].string ?? "", parent = row[2].string ?? "", fkid = row[3].int64 ?? 0
+            let rowid = row[1]
+            if keyColumns[table] == nil {
+                keyColumns[table] = try connection.rows("SELECT name FROM pragma_table_info(?, ?) WHERE pk > 0 ORDER BY pk", [.text(table), .text(schemaName)])
+                    .compactMap { $0[0].string }
+            }
+            let from = try connection.rows("SELECT \"from\" FROM pragma_foreign_key_list(?, ?) WHERE id = ?", [.text(table), .text(schemaName), .integer(fkid)])
+                .compactMap { $0[0].string }
+            let keys = keyColumns[table] ?? []
+            let keyText = keys.isEmpty ? "rowid \(rowid)" : try connection.scalar(
+                "SELECT \(keys.map { quote($0) }.joined(separator: " || '/' || ")) FROM \(s).\(quote(table)) WHERE rowid = ?", [rowid]).description
+            let values = from.isEmpty ? "" : try connection.scalar(
+                "SELECT \(from.map { quote($0) }.joined(separator: " || '/' || ")) FROM \(s).\(quote(table)) WHERE rowid = ?", [rowid]).description
+            lines.append("\(table) \(keyText): \(from.joined(separator: ", ")) \(values) has no row in \(parent)")
+        }
+        return lines
     }
 
     /// `PRAGMA quick_check` of the file at `path` on a connection of its own; `["ok"]` when sound.

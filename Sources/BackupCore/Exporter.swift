@@ -141,7 +141,8 @@ public struct Exporter: Sendable {
         let sessions = try DatabaseFacts.sessionSummaries(db, facts: facts)
         let pageSize = Int(try db.scalar("PRAGMA page_size").int64 ?? 0)
         let pageCount = Int(try db.scalar("PRAGMA page_count").int64 ?? 0)
-        return Manifest(
+        let violations = try DatabaseFacts.foreignKeyViolations(db)
+        var manifest = Manifest(
             tool: .init(name: ToolVersion.name, version: ToolVersion.version),
             createdAt: Timestamp.iso8601(seconds: Int64(options.now.timeIntervalSince1970)),
             kind: kind,
@@ -150,6 +151,8 @@ public struct Exporter: Sendable {
                           sqliteVersion: Connection.libraryVersion, pageSize: pageSize, pageCount: pageCount),
             selection: selection, tables: tables, skippedTables: skippedTables, sessions: sessions,
             entries: [.init(path: Manifest.databaseEntryName, size: Int64(pageSize) * Int64(pageCount), sha256: Self.placeholderDigest)])
+        manifest.foreignKeyViolations = violations.isEmpty ? nil : violations
+        return manifest
     }
 
     /// ``describe(_:sourcePath:kind:options:selection:skippedTables:)`` of a finished snapshot file.

@@ -86,14 +86,13 @@ public struct Importer: Sendable {
             if !plan.isCurrent {
                 _ = try check.wait()
                 let db = try Connection(path: incoming, mode: .readWrite)
-                try db.execute("PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE")
-                do {
-                    migrations = try Migrator.apply(db, now: options.now)
-                    try db.execute("COMMIT")
-                } catch {
-                    try? db.execute("ROLLBACK")
-                    throw error
+                try db.execute("PRAGMA foreign_keys=OFF")
+                var applied: [String] = []
+                try db.inTransaction(.immediate) {
+                    applied = try Migrator.apply(db, now: options.now)
+                    return .commit
                 }
+                migrations = applied
                 try db.close()
                 logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
             } else {
@@ -117,6 +116,7 @@ public struct Importer: Sendable {
         var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
                                   safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions.count,
                                   replacedSessions: held.sessions, tables: [])
+        if let warning = outcome.manifest.foreignKeyWarning { report.warnings.append(warning) }
         guard !options.dryRun else {
             report.tables = try check.wait()
             return report
@@ -151,45 +151,58 @@ public struct Importer: Sendable {
                             skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
                             archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
         var outcome = MergeOutcome()
-        let tables: [Manifest.Table]
-        do {
-            let copy = try Connection(path: incoming, mode: .readWrite)
-            outcome.remapped = try merger.remap(copy)
-            try copy.close()
-        } catch let error as SQLiteError {
-            throw BackupError.sqlite(error, "rewriting project paths in the archive's copy", path: options.archivePath)
+        var tables: [Manifest.Table] = []
+        guard FileSystem.exists(target) else {
+            throw BackupError(.noInput, "no database at \(target); use --mode restore to create one")
         }
-        let existed = FileSystem.exists(target)
+        if !options.remaps.isEmpty {
+            // The copy is rewritten only once its check has passed (never content that was not verified).
+            _ = try check.wait()
+            do {
+                let copy = try Connection(path: incoming, mode: .readWrite)
+                outcome.remapped = try merger.remap(copy)
+                try copy.close()
+            } catch {
+                throw BackupError.sqlite(error, "rewriting project paths in the archive's copy", path: options.archivePath)
+            }
+        }
         var safetyArchive: String?
         do {
-            let db = try Connection(path: target, mode: existed ? .readWrite : .readWriteCreate, busyTimeout: options.busyTimeout)
-            defer { if !existed && options.dryRun { try? FileManager.default.removeItem(atPath: target) } }
+            let db = try Connection(path: target, mode: .readWrite, busyTimeout: options.busyTimeout)
             // Off, so that whole tables can move in bulk; the merge only brings children whose parents
             // are in the target, and checks the keys before it commits.
             try db.execute("PRAGMA foreign_keys=OFF")
             try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
-            // Rows the merge will overwrite are saved first, as an archive of the whole target.
-            if existed, !options.dryRun, try merger.willUpdateRows(db) {
+            // Rows the merge may overwrite are saved first, as an archive of the whole target.
+            if !options.dryRun, try merger.willUpdateRows(db) {
                 safetyArchive = try saveSafetyArchive(of: target, reason: "before-merge", options: options)
             }
-            try db.execute("BEGIN IMMEDIATE")
             do {
-                if !existed { try db.execute(try SchemaCatalog.currentSQL) }
-                outcome.targetMigrations = try Migrator.apply(db, now: options.now)
-                if !outcome.targetMigrations.isEmpty {
-                    logger.info("migrated \(target) to the current schema first: \(outcome.targetMigrations.joined(separator: ", "))")
+                try db.inTransaction(.immediate) {
+                    outcome.targetMigrations = try Migrator.apply(db, now: options.now)
+                    if !outcome.targetMigrations.isEmpty {
+                        logger.info("migrated \(target) to the current schema first: \(outcome.targetMigrations.joined(separator: ", "))")
+                    }
+                    try merger.merge(db, outcome: &outcome)
+                    tables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
+                    _ = try check.wait()
+                    // A merge that brings nothing new leaves the target as it was, byte for byte.
+                    return options.dryRun || !outcome.changedTarget ? .rollback : .commit
                 }
-                try merger.merge(db, outcome: &outcome)
-                tables = try DatabaseFacts.rowCounts(db, tables: try DatabaseFacts(connection: db).tables)
-                _ = try check.wait()
-                try db.execute(options.dryRun ? "ROLLBACK" : "COMMIT")
             } catch {
-                try? db.execute("ROLLBACK")
+                // The target is as it was: the archive of it made a moment ago is only clutter.
+                if let safety = safetyArchive { unlink(safety) }
                 throw error
+            }
+            if !outcome.changedTarget {
+                if let safety = safetyArchive { unlink(safety) }
+                safetyArchive = nil
+                outcome.targetMigrations = []
+                outcome.sessionsUpdated = []
             }
             try db.execute("DETACH DATABASE src")
             try db.close()
-        } catch let error as SQLiteError {
+        } catch {
             throw BackupError.sqlite(error, "merging into the target", path: target)
         }
         logger.info("merged", metadata: ["db.path": "\(target)", "merge.added": "\(outcome.sessionsAdded.count)",
@@ -202,6 +215,11 @@ public struct Importer: Sendable {
                              rowsInserted: outcome.inserted, rowsUpdated: outcome.updated, invalidRowsSkipped: outcome.invalidRows,
                              tablesNotMerged: outcome.tablesNotMerged, remapped: outcome.remapped,
                              targetMigrations: outcome.targetMigrations)
+        report.merge?.columnsNotMerged = outcome.columnsNotMerged
+        report.merge?.orphansLeftOut = outcome.orphansLeftOut
+        if !outcome.orphansLeftOut.isEmpty {
+            report.warnings.append("left out \(outcome.orphansLeftOut.count) row(s) of the archive whose parent row is missing in the archive itself")
+        }
         return report
     }
 
@@ -331,19 +349,14 @@ public struct DatabaseMigration: Sendable {
         } catch {
             throw BackupError.sqlite(error, "reading the database", path: path)
         }
-        var report = MigrateReport(database: path, applied: plan.pending, notApplicable: plan.notApplicable,
-                                   safetyArchive: nil, dryRun: dryRun)
+        var report = MigrateReport(database: path, applied: plan.steps, notApplicable: [], safetyArchive: nil, dryRun: dryRun)
         guard !plan.isCurrent, !dryRun else { return report }
         report.safetyArchive = try Importer(logger: logger).saveSafetyArchive(of: path, reason: "before-migrate", options: options)
         do {
             let db = try Connection(path: path, mode: .readWrite, busyTimeout: options.busyTimeout)
-            try db.execute("BEGIN IMMEDIATE")
-            do {
+            try db.inTransaction(.immediate) {
                 report.applied = try Migrator.apply(db, now: options.now)
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
+                return .commit
             }
             try db.close()
         } catch let error as SQLiteError {

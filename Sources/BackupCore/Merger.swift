@@ -3,6 +3,7 @@ import BackupModel
 import BackupSQLite
 import Foundation
 import Logging
+import PlanToCodeSchema
 
 /// How a session (or project prompt, or setting) present in both the archive and the target is settled.
 public enum ConflictPolicy: String, Sendable, CaseIterable {
@@ -58,6 +59,15 @@ public struct MergeOutcome: Sendable {
     public var remapped: [String: String] = [:]
     /// Migrations applied to the target first.
     public var targetMigrations: [String] = []
+    /// Archive columns the target no longer has (`table.column`), left behind.
+    public var columnsNotMerged: [String] = []
+    /// Archive rows whose parent is missing in the archive itself, left out: one line each.
+    public var orphansLeftOut: [String] = []
+
+    /// Whether the merge wrote anything to the target.
+    public var changedTarget: Bool {
+        inserted.values.contains { $0 > 0 } || updated.values.contains { $0 > 0 }
+    }
 }
 
 /// Merges the sessions of a verified, current-schema copy of an archive's database into a target, in
@@ -85,25 +95,27 @@ struct Merger {
     func remap(_ incoming: Connection) throws -> [String: String] {
         guard !remaps.isEmpty else { return [:] }
         var moved: [String: String] = [:]
-        try incoming.execute("BEGIN")
-        // The copy is ours: its terminal_sessions trigger would rewrite updated_at on our UPDATEs.
-        try incoming.execute("DROP TRIGGER IF EXISTS update_terminal_sessions_updated_at")
-        let directories = try incoming.rows("SELECT DISTINCT project_directory FROM sessions").compactMap { $0[0].string }
-        for directory in directories {
-            guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
-            let oldHash = ProjectHash.of(directory), newHash = ProjectHash.of(target)
-            try incoming.execute("UPDATE sessions SET project_directory = ?, project_hash = ? WHERE project_directory = ?",
-                                 [.text(target), .text(newHash), .text(directory)])
-            try incoming.execute("UPDATE project_system_prompts SET project_hash = ? WHERE project_hash = ?", [.text(newHash), .text(oldHash)])
-            moved[directory] = target
+        // The copy is ours: none of its triggers (the archive's own) may fire on our UPDATEs.
+        try incoming.inTransaction {
+            try incoming.withTriggersSetAside {
+                let directories = try incoming.rows("SELECT DISTINCT project_directory FROM sessions").compactMap { $0[0].string }
+                for directory in directories {
+                    guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
+                    let oldHash = ProjectHash.of(directory), newHash = ProjectHash.of(target)
+                    try incoming.execute("UPDATE sessions SET project_directory = ?, project_hash = ? WHERE project_directory = ?",
+                                         [.text(target), .text(newHash), .text(directory)])
+                    try incoming.execute("UPDATE project_system_prompts SET project_hash = ? WHERE project_hash = ?", [.text(newHash), .text(oldHash)])
+                    moved[directory] = target
+                }
+                let workingDirectories = try incoming.rows("SELECT DISTINCT working_directory FROM terminal_sessions WHERE working_directory IS NOT NULL")
+                    .compactMap { $0[0].string }
+                for directory in workingDirectories {
+                    guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
+                    try incoming.execute("UPDATE terminal_sessions SET working_directory = ? WHERE working_directory = ?", [.text(target), .text(directory)])
+                }
+            }
+            return .commit
         }
-        let workingDirectories = try incoming.rows("SELECT DISTINCT working_directory FROM terminal_sessions WHERE working_directory IS NOT NULL")
-            .compactMap { $0[0].string }
-        for directory in workingDirectories {
-            guard let target = remaps.lazy.compactMap({ $0.apply(to: directory) }).first else { continue }
-            try incoming.execute("UPDATE terminal_sessions SET working_directory = ? WHERE working_directory = ?", [.text(target), .text(directory)])
-        }
-        try incoming.execute("COMMIT")
         return moved
     }
 
@@ -113,16 +125,17 @@ struct Merger {
         guard policy != .skip else { return false }
         let target = try DatabaseFacts(connection: db)
         let source = try DatabaseFacts(connection: db, schemaName: "src")
+        // Conservative: a session the policy gives to the archive may have changed jobs under it even when
+        // its own row is the same. The caller removes the safety archive when nothing was written.
         var probes: [String] = []
-        if target.hasTable("sessions") && source.hasTable("sessions") {
-            probes.append("SELECT 1 FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE \(takeIncoming("s", "t"))")
+        func probe(_ table: String, key: [String]) {
+            guard target.hasTable(table) && source.hasTable(table) else { return }
+            let match = key.map { "t.\(DatabaseFacts.quote($0)) = s.\(DatabaseFacts.quote($0))" }.joined(separator: " AND ")
+            probes.append("SELECT 1 FROM src.\(DatabaseFacts.quote(table)) s JOIN main.\(DatabaseFacts.quote(table)) t ON \(match) WHERE \(takeIncoming("s", "t"))")
         }
-        if target.hasTable("project_system_prompts") && source.hasTable("project_system_prompts") {
-            probes.append("SELECT 1 FROM src.project_system_prompts s JOIN main.project_system_prompts t ON t.project_hash = s.project_hash AND t.task_type = s.task_type WHERE \(takeIncoming("s", "t"))")
-        }
-        if includeSettings && target.hasTable("app_settings") && source.hasTable("app_settings") {
-            probes.append("SELECT 1 FROM src.app_settings s JOIN main.app_settings t ON t.key = s.key WHERE \(takeIncoming("s", "t"))")
-        }
+        probe("sessions", key: ["id"])
+        probe("project_system_prompts", key: ["project_hash", "task_type"])
+        if includeSettings { probe("app_settings", key: ["key"]) }
         for probe in probes where try db.scalar("SELECT EXISTS (\(probe))").int64 == 1 { return true }
         return false
     }
@@ -138,17 +151,32 @@ struct Merger {
             outcome.tablesNotMerged.append(table)
         }
         var columns: [String: [String]] = [:]
+        let historical = try SchemaCatalog.historicalColumns
         for table in Self.sessionTables + ["app_settings"] where sourceFacts.hasTable(table) {
             guard targetFacts.hasTable(table) else {
                 throw BackupError(.dataError, "the target has no \(table) table, which the archive's sessions need; run `ptc-backup migrate` on it or restore instead")
             }
             let targetColumns = try DatabaseFacts.columns(of: table, in: db)
             let sourceColumns = try DatabaseFacts.columns(of: table, in: db, schemaName: "src")
-            let unknown = sourceColumns.filter { !targetColumns.contains($0) }
+            let missing = sourceColumns.filter { !targetColumns.contains($0) }
+            // Columns of older app versions that today's schema dropped stay behind (and are named);
+            // any other column the target lacks comes from a newer app, whose data would be lost.
+            let unknown = missing.filter { !(historical[table]?.contains($0) ?? false) }
             guard unknown.isEmpty else {
                 throw BackupError(.dataError, "the archive's \(table) has columns the target lacks and this tool cannot add (\(unknown.joined(separator: ", "))): the archive was written by app \(archiveAppVersion ?? "unknown"), the target is app \(targetAppVersion ?? "unknown"); upgrade PlanToCode on this machine first")
             }
-            columns[table] = sourceColumns
+            outcome.columnsNotMerged += missing.map { "\(table).\($0)" }
+            columns[table] = sourceColumns.filter { targetColumns.contains($0) }
+        }
+        // Rows of the archive whose parent is missing in the archive itself (the source's own faults)
+        // cannot come in: they are left out, and named.
+        outcome.orphansLeftOut = try DatabaseFacts.orphanRows(db, schemaName: "src").filter { line in
+            Self.sessionTables.contains { line.hasPrefix($0 + " ") }
+        }
+        // The target's own faults are not the merge's: only violations it adds stop it.
+        var violationsBefore: [String: Int] = [:]
+        for table in Self.sessionTables where targetFacts.hasTable(table) {
+            violationsBefore[table] = try db.rows("PRAGMA main.foreign_key_check(\(DatabaseFacts.quote(table)))").count
         }
 
         // Which sessions come in: new ones, and those in both that the policy gives to the archive.
@@ -159,11 +187,6 @@ struct Merger {
         outcome.sessionsUpdated = try ids("SELECT id FROM temp.ptc_replaced ORDER BY id", db)
         outcome.sessionsSkipped = try ids("SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE s.id NOT IN (SELECT id FROM temp.ptc_replaced) ORDER BY s.id", db)
         try db.execute("CREATE TEMP TABLE ptc_accepted (id TEXT PRIMARY KEY); INSERT INTO temp.ptc_accepted SELECT id FROM temp.ptc_added UNION SELECT id FROM temp.ptc_replaced")
-
-        // The target's terminal_sessions trigger would rewrite updated_at on every update: set it aside
-        // for the length of the transaction and put it back exactly as it was.
-        let trigger = try db.scalar("SELECT sql FROM main.sqlite_schema WHERE type = 'trigger' AND name = 'update_terminal_sessions_updated_at'").string
-        if trigger != nil { try db.execute("DROP TRIGGER main.update_terminal_sessions_updated_at") }
 
         let q = DatabaseFacts.quote
         func upsert(_ table: String, key: [String], scope: String, update: String?) throws {
@@ -179,36 +202,40 @@ struct Merger {
                 let sets = cols.filter { !key.contains($0) }
                 let keys = key.map(q).joined(separator: ", ")
                 let assign = "(\(sets.map(q).joined(separator: ", "))) = (SELECT \(sets.map { "s.\(q($0))" }.joined(separator: ", ")) FROM src.\(q(table)) s WHERE \(key.map { "s.\(q($0)) = main.\(q(table)).\(q($0))" }.joined(separator: " AND ")))"
-                let chosen = "SELECT \(key.map { "t.\(q($0))" }.joined(separator: ", ")) FROM src.\(q(table)) s JOIN main.\(q(table)) t ON \(keyMatch) WHERE {ROW} (\(update))"
+                // Only rows that differ are written: a merge that brings nothing new changes nothing.
+                let differs = sets.isEmpty ? "0" : "(\(sets.map { "s.\(q($0))" }.joined(separator: ", "))) IS NOT (\(sets.map { "t.\(q($0))" }.joined(separator: ", ")))"
+                let chosen = "SELECT \(key.map { "t.\(q($0))" }.joined(separator: ", ")) FROM src.\(q(table)) s JOIN main.\(q(table)) t ON \(keyMatch) WHERE {ROW} (\(update)) AND \(differs)"
                 let statement = "UPDATE main.\(q(table)) SET \(assign) WHERE (\(keys)) IN (\(chosen))"
                 outcome.updated[table, default: 0] += try run(statement, table: table, key: key, db: db, invalid: &outcome.invalidRows)
             }
         }
 
-        try upsert("sessions", key: ["id"], scope: "s.id IN (SELECT id FROM temp.ptc_added)", update: "s.id IN (SELECT id FROM temp.ptc_replaced)")
-        // Children come only with parents that are in the target now (a parent the target refused
-        // keeps its children out), so no key can dangle.
-        let acceptedInTarget = "(SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))"
-        try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(acceptedInTarget)",
-                   update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND t.session_id = s.session_id")
-        if columns["terminal_sessions"]?.contains("job_id") == true {
-            try upsert("terminal_sessions", key: ["id"],
-                       scope: "s.job_id IN (SELECT id FROM main.background_jobs WHERE session_id IN \(acceptedInTarget))",
-                       update: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_replaced))")
+        // The target's triggers on terminal_sessions would rewrite updated_at on every update: they are
+        // set aside for the length of the transaction and come back exactly as they were.
+        try db.withTriggersSetAside(on: ["terminal_sessions"]) {
+            try upsert("sessions", key: ["id"], scope: "s.id IN (SELECT id FROM temp.ptc_added)", update: "s.id IN (SELECT id FROM temp.ptc_replaced)")
+            // Children come only with parents that are in the target now (a parent the target refused
+            // keeps its children out), so no key can dangle.
+            let acceptedInTarget = "(SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))"
+            try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(acceptedInTarget)",
+                       update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND t.session_id = s.session_id")
+            if columns["terminal_sessions"]?.contains("job_id") == true {
+                try upsert("terminal_sessions", key: ["id"],
+                           scope: "s.job_id IN (SELECT id FROM main.background_jobs WHERE session_id IN \(acceptedInTarget))",
+                           update: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_replaced))")
+            }
+            try mergeHistory("task_description_history", content: ["description"], columns: columns, db: db, outcome: &outcome)
+            try mergeHistory("file_selection_history", content: ["included_files", "force_excluded_files"], columns: columns, db: db, outcome: &outcome)
+            try upsert("project_system_prompts", key: ["project_hash", "task_type"],
+                       scope: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted))",
+                       update: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted)) AND \(takeIncoming("s", "t"))")
+            if includeSettings {
+                try upsert("app_settings", key: ["key"], scope: "1", update: takeIncoming("s", "t"))
+            }
         }
-        try mergeHistory("task_description_history", content: ["description"], columns: columns, db: db, outcome: &outcome)
-        try mergeHistory("file_selection_history", content: ["included_files", "force_excluded_files"], columns: columns, db: db, outcome: &outcome)
-        try upsert("project_system_prompts", key: ["project_hash", "task_type"],
-                   scope: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted))",
-                   update: "s.project_hash IN (SELECT project_hash FROM src.sessions WHERE id IN (SELECT id FROM temp.ptc_accepted)) AND \(takeIncoming("s", "t"))")
-        if includeSettings {
-            try upsert("app_settings", key: ["key"], scope: "1", update: takeIncoming("s", "t"))
-        }
-
-        if let trigger { try db.execute(trigger) }
         for table in Self.sessionTables where targetFacts.hasTable(table) {
             let violations = try db.rows("PRAGMA main.foreign_key_check(\(q(table)))")
-            guard violations.isEmpty else {
+            guard violations.count <= violationsBefore[table, default: 0] else {
                 throw BackupError(.dataError, "the merge would leave \(violations.count) row(s) of \(table) without their parent (first: rowid \(violations[0][1]) → \(violations[0][2])); nothing was merged")
             }
         }
@@ -227,6 +254,7 @@ struct Merger {
     private func copyWhole(_ table: String, scope: String, columns: [String], db: Connection, outcome: inout MergeOutcome) throws -> Bool {
         let q = DatabaseFacts.quote
         guard try DatabaseFacts.columns(of: table, in: db) == columns,
+              try DatabaseFacts.columns(of: table, in: db, schemaName: "src") == columns,
               try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM main.\(q(table)))").int64 == 1,
               try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM src.\(q(table)) s WHERE (\(scope)) IS NOT 1)").int64 == 1 else { return false }
         try db.execute("SAVEPOINT ptc_whole")

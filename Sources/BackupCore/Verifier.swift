@@ -165,10 +165,14 @@ public struct Verifier: Sendable {
             if integrity != ["ok"] {
                 problems.append("the database fails integrity_check: \(integrity.prefix(3).joined(separator: "; "))")
             }
-            let violations = try db.rows("PRAGMA foreign_key_check")
-            if !violations.isEmpty {
-                let sample = violations.prefix(3).map { "\($0[0]) row \($0[1]) → \($0[2])" }.joined(separator: "; ")
-                problems.append("the database has \(violations.count) foreign key violation(s): \(sample)")
+            // The source's own orphans travel as they were; only violations the manifest does not
+            // declare mean the archive is not what was exported.
+            let undeclared = try DatabaseFacts.foreignKeyViolations(db).filter {
+                $0.rows > manifest.declaredViolations(of: $0.table, parent: $0.parent)
+            }
+            if !undeclared.isEmpty {
+                let detail = undeclared.map { "\($0.table) → \($0.parent): \($0.rows) (manifest declares \(manifest.declaredViolations(of: $0.table, parent: $0.parent)))" }
+                problems.append("the database has rows whose parent row is missing that the manifest does not declare: \(detail.joined(separator: "; "))")
             }
             let facts = try DatabaseFacts(connection: db)
             let tables = try DatabaseFacts.rowCounts(db, tables: facts.tables)

@@ -83,6 +83,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// Rows of the source that break a foreign key (`PRAGMA foreign_key_check`), per table and parent:
+    /// the database's own faults, carried as they were so that a restore reproduces it.
+    public struct ForeignKeyViolations: Codable, Sendable, Equatable, Hashable {
+        public var table: String
+        public var parent: String
+        public var rows: Int64
+        public init(table: String, parent: String, rows: Int64) {
+            self.table = table
+            self.parent = parent
+            self.rows = rows
+        }
+    }
+
     public struct Entry: Codable, Sendable, Equatable {
         public var path: String
         public var size: Int64
@@ -106,6 +119,8 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var skippedTables: [String]
     public var sessions: [Session]
     public var entries: [Entry]
+    /// Foreign key violations the source already had; absent (or empty) when it had none.
+    public var foreignKeyViolations: [ForeignKeyViolations]?
 
     public init(formatVersion: Int = Manifest.currentFormatVersion, tool: Tool, createdAt: String, kind: Kind,
                 source: Source, selection: Selection?, tables: [Table], skippedTables: [String],
@@ -122,5 +137,20 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.entries = entries
     }
 
+    /// Violations the manifest declares for `table` → `parent` (0 when none).
+    public func declaredViolations(of table: String, parent: String) -> Int64 {
+        foreignKeyViolations?.first { $0.table == table && $0.parent == parent }?.rows ?? 0
+    }
+
     public func rows(of table: String) -> Int64? { tables.first { $0.name == table }?.rows }
+}
+
+extension Manifest {
+    /// One line naming the rows of the source that break foreign keys (the database's own faults), or nil.
+    public var foreignKeyWarning: String? {
+        guard let violations = foreignKeyViolations, !violations.isEmpty else { return nil }
+        let total = violations.reduce(0) { $0 + $1.rows }
+        let detail = violations.map { "\($0.table) → \($0.parent): \($0.rows)" }.joined(separator: ", ")
+        return "the database holds \(total) row(s) whose parent row is missing (\(detail)); they are kept as they are"
+    }
 }

@@ -18,6 +18,8 @@ public struct ExportReport: Codable, Sendable {
     public var message: String?
     /// With `--to`: where the archive was uploaded (the remote folder and the object's name).
     public var uploadedTo: String?
+    /// What the user should know though nothing failed (rows that break foreign keys, ...).
+    public var warnings: [String] = []
 
     public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sessions: Int,
                 tables: [Manifest.Table], skippedTables: [String], seconds: Double, message: String?) {
@@ -134,6 +136,9 @@ public struct ImportReport: Codable, Sendable {
     public var tables: [Manifest.Table]
     /// For `--mode merge`: what was added, updated, skipped.
     public var merge: MergeSummary?
+    /// What the user should know though nothing failed (a restore that brings back rows breaking
+    /// foreign keys, orphans a merge left out, ...).
+    public var warnings: [String] = []
 
     public struct MergeSummary: Codable, Sendable {
         public var onConflict: String
@@ -146,6 +151,10 @@ public struct ImportReport: Codable, Sendable {
         public var tablesNotMerged: [String]
         public var remapped: [String: String]
         public var targetMigrations: [String]
+        /// Archive columns the target's tables no longer have (`table.column`, from older app versions).
+        public var columnsNotMerged: [String] = []
+        /// Archive rows whose parent row is missing in the archive itself: left out, one line each.
+        public var orphansLeftOut: [String] = []
 
         public init(onConflict: String, sessionsAdded: [String], sessionsUpdated: [String], sessionsSkipped: [String],
                     rowsInserted: [String: Int64], rowsUpdated: [String: Int64], invalidRowsSkipped: [String],

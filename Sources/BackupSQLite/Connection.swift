@@ -16,6 +16,8 @@ public final class Connection {
 
     private var handle: OpaquePointer?
     public let path: String
+    /// Savepoints open through ``inSavepoint(_:)``, for their names.
+    var savepointDepth = 0
 
     /// Opens the database at `path`.
     ///

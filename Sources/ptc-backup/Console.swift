@@ -45,6 +45,13 @@ enum Console {
         exit(code)
     }
 
+    /// Prints each warning as one `ptc-backup: warning:` line on stderr (also with `--json`, whose
+    /// document carries them too), unless `--quiet`.
+    static func warn(_ warnings: [String], _ options: GlobalOptions) {
+        guard !options.quiet else { return }
+        for warning in warnings { Console.err("ptc-backup: warning: \(warning)\n") }
+    }
+
     /// On SIGINT, SIGTERM or SIGHUP: remove temporary files, then exit with 128 + the signal.
     /// SIGXFSZ is ignored so that a file-size limit shows up as EFBIG (exit 74), not a crash.
     private static func installSignalHandlers() {

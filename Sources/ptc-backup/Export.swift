@@ -115,7 +115,9 @@ extension PTCBackup {
                                           seconds: (seconds * 1000).rounded() / 1000,
                                           message: result.archivePath == nil ? "no session matches the selection; nothing written" : nil)
                 report.uploadedTo = uploadedTo
+                report.warnings = result.manifest?.foreignKeyWarning.map { [$0] } ?? []
                 if uploadedTo != nil && !keep { report.archive = nil }
+                Console.warn(report.warnings, global)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {

@@ -109,6 +109,7 @@ extension PTCBackup {
                     report = try Importer(logger: logger, progress: bar.handler).run(options)
                 }
                 bar.finish()
+                Console.warn(report.warnings, global)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet, let merge = report.merge {
@@ -126,6 +127,12 @@ extension PTCBackup {
                     }
                     if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
                     if !merge.tablesNotMerged.isEmpty { Console.out("  not merged (the target keeps its own): \(merge.tablesNotMerged.joined(separator: ", "))") }
+                    if !merge.columnsNotMerged.isEmpty { Console.out("  columns not merged (dropped by later app versions): \(merge.columnsNotMerged.joined(separator: ", "))") }
+                    if !merge.orphansLeftOut.isEmpty {
+                        Console.out("  left out \(merge.orphansLeftOut.count) row(s) whose parent is missing in the archive:")
+                        for row in merge.orphansLeftOut.prefix(20) { Console.out("    \(row)") }
+                        if merge.orphansLeftOut.count > 20 { Console.out("    … and \(merge.orphansLeftOut.count - 20) more (--json lists all)") }
+                    }
                 } else if !global.quiet {
                     let verb = report.dryRun ? "Would restore" : "Restored"
                     Console.out("\(verb) \(report.archive) into \(report.target): \(report.sessions) sessions, replacing \(report.replacedSessions)")
