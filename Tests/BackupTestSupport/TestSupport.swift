@@ -35,9 +35,12 @@ public enum Fixtures {
     public static func database(in dir: TemporaryDirectory, name: String = "appdata.db",
                                 version: SchemaCatalog.AppVersion = SchemaCatalog.current,
                                 bytes: Int64 = 600_000, seed: UInt64 = 7, walOnlyCommits: Int = 0,
-                                maxTerminalLog: Int = 200_000) throws -> SampleGenerator.Summary {
+                                maxTerminalLog: Int = 200_000, era: SchemaCatalog.Era? = nil,
+                                orphans: Int = 0) throws -> SampleGenerator.Summary {
         var options = SampleGenerator.Options()
         options.version = version
+        options.era = era
+        options.orphans = orphans
         options.targetBytes = bytes
         options.seed = seed
         options.walOnlyCommits = walOnlyCommits
