@@ -60,7 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
+        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
         .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupTestSupport"]),

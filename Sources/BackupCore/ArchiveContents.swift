@@ -42,6 +42,9 @@ public enum ArchiveContents {
         guard let probe = try? JSONDecoder().decode(VersionProbe.self, from: data) else {
             throw BackupError(.dataError, "\(path): manifest.json is not valid JSON or has no formatVersion")
         }
+        guard probe.formatVersion >= 1 else {
+            throw BackupError(.dataError, "\(path): manifest format \(probe.formatVersion) is not a format any ptc-backup writes (1 to \(Manifest.currentFormatVersion))")
+        }
         guard probe.formatVersion <= Manifest.currentFormatVersion else {
             throw BackupError(.dataError, "\(path): manifest format \(probe.formatVersion) is newer than this ptc-backup understands (\(Manifest.currentFormatVersion)); upgrade ptc-backup")
         }

@@ -78,6 +78,8 @@ public struct Exporter: Sendable {
         }
         logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
 
+        // What killed or crashed runs left beside the archive (hidden temporary archives and snapshots).
+        FileSystem.removeStaleLeftovers(in: outputDirectory.isEmpty ? "." : outputDirectory)
         let snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
                                       pagesPerStep: options.pagesPerStep, progress: progress)
         let source = try snapshotter.openSource()

@@ -21,6 +21,47 @@ enum FileSystem {
         return stat(path, &st) == 0 ? Int64(st.st_size) : nil
     }
 
+    /// Bytes available to this user in the file system holding `path` (`statvfs`), or nil when unknown.
+    static func freeBytes(at path: String) -> Int64? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int64(st.f_bavail) * Int64(st.f_frsize)
+    }
+
+    /// Whether process `pid` is alive (it may belong to another user).
+    static func isAlive(_ pid: Int32) -> Bool {
+        pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// The process id stamped in a name this tool gives its temporary files and folders, when the name is
+    /// one of them: `.NAME.tmp-PID-HEX`, `.NAME.snapshot-PID-HEX` (with SQLite's `-journal`, `-wal`,
+    /// `-shm` companions) and `ptc-backup-verify-PID-XXXXXX`.
+    static func temporaryOwner(of name: String) -> Int32? {
+        if name.hasPrefix("ptc-backup-verify-") {
+            return name.dropFirst("ptc-backup-verify-".count).split(separator: "-").first.flatMap { Int32($0) }
+        }
+        guard name.hasPrefix(".") else { return nil }
+        var parts = name.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        if let last = parts.last, ["journal", "wal", "shm"].contains(last) { parts.removeLast() }
+        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil,
+              [".tmp", ".snapshot"].contains(where: parts[parts.count - 3].hasSuffix) else { return nil }
+        return pid
+    }
+
+    /// Removes what runs of this tool that are gone (killed, crashed) left in `directory`: temporary
+    /// archives and snapshots beside their final names, and extraction folders. Returns the names removed.
+    @discardableResult
+    static func removeStaleLeftovers(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let pid = temporaryOwner(of: name), !isAlive(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+            removed.append(name)
+        }
+        return removed
+    }
+
     /// Creates a new file with mode 0600 that did not exist before (`O_CREAT | O_EXCL`).
     static func createExclusive(_ path: String, doing: String) throws -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)

@@ -32,12 +32,25 @@ public struct ImportOptions: Sendable {
     public var skipInvalid = false
     public var dryRun = false
     public var busyTimeout: Int32 = 5000
-    public var temporaryDirectory = FileManager.default.temporaryDirectory.path
+    /// Where the archive's database is extracted (`--tmp-dir`); nil for the target database's folder, so
+    /// that the space it needs is the space the restore needs anyway, and /tmp never silently fills.
+    public var temporaryDirectory: String?
+    /// Restore: install triggers and views the app's schema history does not have (`--allow-unknown-schema`).
+    public var allowUnknownSchema = false
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
 
     public init(archivePath: String) { self.archivePath = archivePath }
+
+    /// The folder the archive's database is extracted into: ``temporaryDirectory``, else the target's folder.
+    /// - Throws: ``BackupError`` `noInput` when no target can be named.
+    public func extractionDirectory() throws -> String {
+        if let temporaryDirectory { return temporaryDirectory }
+        let target = try DatabaseLocator(environment: environment).locateTarget(explicit: databasePath)
+        let folder = (target as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
 }
 
 /// Restores archives into a PlanToCode database: verify first, migrate the archive's copy to the
@@ -64,11 +77,21 @@ public struct Importer: Sendable {
 
         // 1. Verify every entry, and keep the archive's database in a private folder.
         var verifier = Verifier(logger: logger, progress: progress)
-        verifier.temporaryDirectory = options.temporaryDirectory
+        verifier.temporaryDirectory = options.temporaryDirectory ?? targetDirectory
+        // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
+        FileSystem.removeStaleLeftovers(in: targetDirectory)
         let workspace = try verifier.makeWorkspace()
         defer { TemporaryFiles.shared.remove(workspace) }
         let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
         guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
+        if options.mode == .restore && !options.allowUnknownSchema {
+            // The restored schema is the one the app will run: nothing it would not have created itself.
+            let unknown = try Self.unknownSchemaObjects(incoming, archive: options.archivePath)
+            guard unknown.isEmpty else {
+                let more = unknown.count > 1 ? " (and \(unknown.count - 1) more)" : ""
+                throw BackupError(.dataError, "\(options.archivePath) carries schema PlanToCode never created, so it was not restored: \(unknown[0])\(more); pass --allow-unknown-schema to restore it anyway")
+            }
+        }
 
         // 2. Check the database itself (integrity_check, foreign_key_check, row counts). When the copy
         //    needs no migration, the check runs while the import works, and the import commits only
@@ -110,8 +133,9 @@ public struct Importer: Sendable {
         // 3. What the target holds now.
         let existing = FileSystem.exists(target)
         let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0, any: 0)
+        let incomingSessions = outcome.manifest.sessions.count
         if held.rows > 0 && !options.force && !options.dryRun {
-            throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it: add --force (its content is saved as an archive beside it first)")
+            throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it (\(held.sessions) sessions with \(incomingSessions)): add --force (its content is saved as an archive beside it first)")
         }
         var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
                                   safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions.count,
@@ -134,9 +158,14 @@ public struct Importer: Sendable {
                 report.tables = try check.wait()
             }
         } catch {
-            // The target is as it was, so the archive of it made a moment ago is only clutter.
+            // The target is as it was, so the archive of it made a moment ago is only clutter; a target
+            // this restore created is removed again.
             if let safety = report.safetyArchive { unlink(safety) }
+            if !existing { TemporaryFiles.shared.remove(target) }
             throw error
+        }
+        if held.sessions > incomingSessions, let safety = report.safetyArchive {
+            report.warnings.append("replaced \(held.sessions) sessions with \(incomingSessions); the previous content is saved in \(safety)")
         }
         try Self.quickCheck(target, busyTimeout: options.busyTimeout)
         logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
@@ -221,6 +250,38 @@ public struct Importer: Sendable {
             report.warnings.append("left out \(outcome.orphansLeftOut.count) row(s) of the archive whose parent row is missing in the archive itself")
         }
         return report
+    }
+
+    /// Triggers and views of the database at `path` that the app's schema history (Schema/) does not
+    /// have, and `sqlite_sequence` values that could harm the app (below their table's largest key, which
+    /// SQLite never writes, or so large that new rows would fail); one line each.
+    static func unknownSchemaObjects(_ path: String, archive: String) throws -> [String] {
+        do {
+            let db = try Connection(path: path, mode: .readOnly)
+            defer { try? db.close() }
+            let known = try SchemaCatalog.knownTriggersAndViews
+            var found: [String] = []
+            let objects = try db.schemaObjects()
+            for object in objects where object.type == "trigger" || object.type == "view" {
+                guard let sql = object.sql, known.contains(SchemaCatalog.normalized(sql)) else {
+                    found.append("\(object.type) \(object.name) on \(object.table)")
+                    continue
+                }
+            }
+            if objects.contains(where: { $0.name == "sqlite_sequence" }) {
+                let tables = Set(objects.filter { $0.type == "table" }.map(\.name))
+                for row in try db.rows("SELECT name, seq FROM sqlite_sequence") {
+                    guard let table = row[0].string, tables.contains(table), let seq = row[1].int64 else { continue }
+                    let largest = try db.scalar("SELECT max(rowid) FROM \(DatabaseFacts.quote(table))").int64 ?? 0
+                    if seq < largest || seq >= 1 << 62 {
+                        found.append("sqlite_sequence of \(table) is \(seq), its largest key is \(largest)")
+                    }
+                }
+            }
+            return found
+        } catch {
+            throw BackupError.sqlite(error, "reading the archive's schema", path: archive)
+        }
     }
 
     /// `quick_check` of the target after a restore.

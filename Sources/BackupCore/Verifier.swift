@@ -70,6 +70,11 @@ public struct Verifier: Sendable {
         let expected = Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         let totalBytes = manifest.entries.reduce(0) { $0 + $1.size }
         var doneBytes: Int64 = 0
+        // Only the database is written out; refuse before writing anything when it cannot fit.
+        if let declared = manifest.entries.first(where: { $0.path == Manifest.databaseEntryName })?.size,
+           let free = FileSystem.freeBytes(at: workspace), declared > free {
+            throw BackupError(.ioError, "\(path) holds a database of \(ByteCount.text(declared)), but only \(ByteCount.text(free)) are free in \(temporaryDirectory); free some space or pass --tmp-dir")
+        }
 
         while true {
             let header: ArchiveEntryHeader
@@ -187,6 +192,20 @@ public struct Verifier: Sendable {
             for table in tables where manifest.rows(of: table.name) == nil {
                 problems.append("table \(table.name) is in the database but not in the manifest")
             }
+            // The sessions the manifest lists (what inspect and list show) are exactly those inside.
+            if facts.hasTable("sessions") {
+                let inside = Set(try db.rows("SELECT id FROM sessions").compactMap { $0[0].string })
+                let listed = Set(manifest.sessions.map(\.id))
+                let missing = listed.subtracting(inside).sorted(), extra = inside.subtracting(listed).sorted()
+                if !missing.isEmpty {
+                    problems.append("\(missing.count) session(s) listed in the manifest are not in the database (first: \(missing[0]))")
+                }
+                if !extra.isEmpty {
+                    problems.append("the database holds \(extra.count) session(s) the manifest does not list (first: \(extra[0]))")
+                }
+            } else if !manifest.sessions.isEmpty {
+                problems.append("the manifest lists \(manifest.sessions.count) session(s) but the database has no sessions table")
+            }
             progress?(ProgressEvent(phase: .check, done: 1, total: 1))
             return tables
         } catch {
@@ -198,7 +217,9 @@ public struct Verifier: Sendable {
     /// A new private (0700) folder under ``temporaryDirectory``, registered with ``TemporaryFiles`` so
     /// that an interrupted run removes it too. Remove it with ``TemporaryFiles/remove(_:)``.
     public func makeWorkspace() throws -> String {
-        var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-XXXXXX").utf8CString)
+        // Stamped with the process id, so that a later run can tell a dead run's folder from a live one's.
+        FileSystem.removeStaleLeftovers(in: temporaryDirectory)
+        var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-\(getpid())-XXXXXX").utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let created else {
             throw BackupError.posix(errno, "creating a private temporary folder", path: temporaryDirectory, creating: true)

@@ -118,16 +118,7 @@ enum Console {
         }
     }
 
-    static func bytes(_ count: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1000 && unit < units.count - 1 {
-            value /= 1000
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-    }
+    static func bytes(_ count: Int64) -> String { ByteCount.text(count) }
 
     /// Pads or cuts `text` to `width` terminal columns (East Asian wide characters and emoji take two).
     static func column(_ text: String, _ width: Int) -> String {

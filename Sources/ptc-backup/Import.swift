@@ -66,8 +66,12 @@ extension PTCBackup {
         @Flag(help: "Verify and plan, write nothing.")
         var dryRun = false
 
-        @Option(help: ArgumentHelp("Where to extract the archive's database (default: $TMPDIR).", valueName: "dir"))
+        @Option(name: [.customLong("tmp-dir"), .customLong("temp-dir")],
+                help: ArgumentHelp("Where to extract the archive's database (default: the target database's folder).", valueName: "dir"))
         var tempDir: String?
+
+        @Flag(help: "Restore: install triggers and views the app's schema history does not have (refused by default, exit 65).")
+        var allowUnknownSchema = false
 
         @Option(help: ArgumentHelp("Milliseconds to wait for a lock held by the app.", valueName: "ms"))
         var busyTimeout: Int32 = 5000
@@ -79,6 +83,7 @@ extension PTCBackup {
             if mode == .restore && (!remaps.isEmpty || includeSettings || skipInvalid) {
                 throw ValidationError("--remap, --include-settings and --skip-invalid apply to --mode merge only")
             }
+            if mode == .merge && allowUnknownSchema { throw ValidationError("--allow-unknown-schema applies to --mode restore only (a merge installs no schema)") }
             if mode == .merge && force { throw ValidationError("--force applies to --mode restore only (a merge never deletes)") }
         }
 
@@ -95,10 +100,11 @@ extension PTCBackup {
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout
                 if let tempDir { options.temporaryDirectory = tempDir }
+                options.allowUnknownSchema = allowUnknownSchema
                 let bar = ProgressBar(options: global)
                 let report: ImportReport
                 if RemoteLocation.isRemote(archive) {
-                    report = try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: options.temporaryDirectory) { local in
+                    report = try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: try options.extractionDirectory()) { local in
                         var fetched = options
                         fetched.archivePath = local
                         var report = try Importer(logger: logger, progress: bar.handler).run(fetched)

@@ -23,7 +23,8 @@ extension PTCBackup {
         @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst).", valueName: "archive|remote-url"))
         var archive: String
 
-        @Option(help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
+        @Option(name: [.customLong("tmp-dir"), .customLong("temp-dir")],
+                help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
         var tempDir: String?
 
         func run() throws {

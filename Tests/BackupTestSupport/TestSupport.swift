@@ -1,4 +1,5 @@
 import BackupDigest
+import BackupModel
 import BackupSQLite
 import Foundation
 import PlanToCodeSchema
@@ -263,6 +264,30 @@ public enum ArchiveFixture {
             throw TestFailure("\(archive) has no appdata.db")
         }
         try Data(db.bytes).write(to: URL(fileURLWithPath: destination))
+    }
+
+    /// Rewrites `archive` into `output` after `edit` changed its database (a file it may open with SQLite)
+    /// and its manifest: the database entry's size and SHA-256 are then recomputed, so that only what
+    /// `edit` did is wrong with the result (a hand-built hostile archive).
+    public static func rewrite(_ archive: String, to output: String,
+                               edit: (_ database: String, _ manifest: inout Manifest) throws -> Void) throws {
+        let work = (output as NSString).deletingLastPathComponent + "/.rewrite-\(UUID().uuidString).db"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var entries = try entries(of: archive)
+        guard let databaseIndex = entries.firstIndex(where: { $0.name == Manifest.databaseEntryName }) else {
+            throw TestFailure("\(archive) has no appdata.db")
+        }
+        try Data(entries[databaseIndex].bytes).write(to: URL(fileURLWithPath: work))
+        var manifest = try JSONDecoder().decode(Manifest.self, from: Data(entries[0].bytes))
+        try edit(work, &manifest)
+        let database = try [UInt8](Data(contentsOf: URL(fileURLWithPath: work)))
+        entries[databaseIndex].bytes = database
+        if let index = manifest.entries.firstIndex(where: { $0.path == Manifest.databaseEntryName }) {
+            manifest.entries[index].size = Int64(database.count)
+            manifest.entries[index].sha256 = SHA256.hex(of: database)
+        }
+        entries[0].bytes = Array(try JSONEncoder().encode(manifest))
+        try write(entries, to: output)
     }
 
     /// Writes a new archive with the given entries, in order, the way exports are written:
