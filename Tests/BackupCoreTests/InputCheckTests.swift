@@ -18,3 +18,30 @@ import Testing
         #expect(!remap.old.isEmpty && !remap.new.isEmpty)
     }
 }
+
+@Suite struct DatabaseFileCheckTests {
+    @Test func aFolderIsNoInputForEveryUse() throws {
+        let dir = TemporaryDirectory("locate-folder")
+        let locator = DatabaseLocator(environment: ["PLANTOCODE_DB": dir.path])
+        for attempt in [{ try locator.locate(explicit: dir.path) }, { try locator.locate(explicit: nil) },
+                        { try locator.locateTarget(explicit: dir.path) }, { try locator.locateTarget(explicit: dir.path, merging: true) }] {
+            let error = try #require(throws: BackupError.self) { _ = try attempt() }
+            #expect(error.code == .noInput)
+            #expect(error.message.contains("\(dir.path) is a folder"), "\(error.message)")
+        }
+    }
+
+    @Test func anEmptyFileIsNotADatabaseExceptToRestoreInto() throws {
+        let dir = TemporaryDirectory("locate-empty")
+        let empty = dir.file("empty.db")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        let locator = DatabaseLocator(environment: [:])
+        let error = try #require(throws: BackupError.self) { try locator.locate(explicit: empty) }
+        #expect(error.code == .dataError)
+        #expect(error.message.contains("\(empty) is an empty file, not a PlanToCode database"), "\(error.message)")
+        let merging = try #require(throws: BackupError.self) { try locator.locateTarget(explicit: empty, merging: true) }
+        #expect(merging.code == .dataError)
+        #expect(merging.message.contains("empty file, not a PlanToCode database"), "\(merging.message)")
+        #expect(try locator.locateTarget(explicit: empty) == empty)
+    }
+}
