@@ -66,12 +66,18 @@ public struct Exporter: Sendable {
         let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
         let kind: Manifest.Kind = options.selection.isEverything ? .full : .partial
         let finalPath = try Self.outputPath(options.output, host: options.host, now: options.now, kind: kind)
-        let outputDirectory = (finalPath as NSString).deletingLastPathComponent
-        guard FileSystem.isDirectory(outputDirectory.isEmpty ? "." : outputDirectory) else {
+        let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(outputDirectory) else {
+            if FileSystem.exists(outputDirectory) {
+                throw BackupError(.cantCreate, "cannot write \(finalPath): \(outputDirectory) is a file, not a folder")
+            }
             throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) does not exist")
         }
-        guard access(outputDirectory.isEmpty ? "." : outputDirectory, W_OK) == 0 else {
-            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) is not writable")
+        // Before any work: a new file needs write and search permission on its folder (root has them
+        // unless the file system is read-only, which access() reports too).
+        guard access(outputDirectory, W_OK | X_OK) == 0 else {
+            let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
+            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
         }
         if FileSystem.exists(finalPath) {
             throw BackupError(.cantCreate, "cannot write \(finalPath): a file of that name already exists")

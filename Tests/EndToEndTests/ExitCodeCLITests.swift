@@ -103,4 +103,66 @@ import Testing
         #expect(dir.contents() == before)
         #expect(FileManager.default.contents(atPath: empty) == Data())
     }
+
+    /// A new archive in a folder the user may not write to: 73 before any work, and nothing written.
+    /// Root ignores permissions, so as root the tool runs as `nobody` (see ``NonRoot``).
+    @Test(.enabled(if: NonRoot.available, "needs setpriv to drop root"))
+    func outputInAReadOnlyFolderIsCantCreate() throws {
+        let dir = TemporaryDirectory("exit-readonly-out")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let readOnly = dir.file("read-only")
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: false)
+        try NonRoot.share(dir.path, fixture.path)
+        chmod(readOnly, 0o555)
+        for output in [readOnly + "/archive.tar.zst", readOnly + "/", readOnly] {
+            let result = try NonRoot.ptc(["export", "--db", fixture.path, "--output", output])
+            #expect(result.status == 73, "\(output): \(result.stderr)")
+            #expect(result.stdout == "")
+            #expect(errorLine(result).contains("the folder \(readOnly) is not writable"), "\(output)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: readOnly) == [])
+    }
+
+    /// `--output` under a path whose parent is a regular file (ENOTDIR): 73 naming it.
+    @Test func outputUnderARegularFileIsCantCreate() throws {
+        let dir = TemporaryDirectory("exit-notdir-out")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let file = dir.file("plain-file")
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        let before = dir.contents()
+        let result = try ptc(["export", "--db", fixture.path, "--output", file + "/archive.tar.zst"])
+        #expect(result.status == 73, "\(result.stderr)")
+        #expect(result.stdout == "")
+        #expect(errorLine(result).contains("\(file) is a file, not a folder"))
+        #expect(dir.contents() == before)
+    }
+}
+
+/// Runs `ptc-backup` as a user permissions apply to: as itself when not root, else as `nobody` through
+/// `setpriv` (root bypasses file modes, so a read-only folder is only read-only to someone else).
+enum NonRoot {
+    static let uid: UInt32 = 65534
+
+    static var available: Bool {
+        getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+    }
+
+    static func ptc(_ arguments: [String]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        env["HOME"] = "/nonexistent"
+        guard getuid() == 0 else { return try Binary.run(Binary.ptcBackup, arguments, environment: env) }
+        let result = try Binary.run("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", Binary.ptcBackup] + arguments,
+                                    environment: env, currentDirectory: "/")
+        if result.status == 126 || result.status == 127 || result.stderr.hasPrefix("setpriv:") {
+            throw TestFailure("cannot run \(Binary.ptcBackup) as uid \(uid): \(result.stderr)")
+        }
+        return result
+    }
+
+    /// Lets the other user into `folder` (a test's private 0700 folder) and read `files`.
+    static func share(_ folder: String, _ files: String...) throws {
+        guard chmod(folder, 0o755) == 0 else { throw TestFailure("chmod \(folder): \(String(cString: strerror(errno)))") }
+        for file in files { chmod(file, 0o644) }
+    }
 }
