@@ -84,7 +84,7 @@ public struct Exporter: Sendable {
         }
         logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
 
-        let snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
+        var snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
                                       pagesPerStep: options.pagesPerStep, progress: progress)
         let source = try snapshotter.openSource()
         let snapshotPath = FileSystem.temporarySibling(of: finalPath, suffix: "snapshot")

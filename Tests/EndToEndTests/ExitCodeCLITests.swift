@@ -136,6 +136,78 @@ import Testing
         #expect(errorLine(result).contains("\(file) is a file, not a folder"))
         #expect(dir.contents() == before)
     }
+
+    /// A WAL database with no `-wal`, in a folder the user can only read: exported (full and partial)
+    /// through `immutable=1`, with nothing created beside it, and the archives hold the database.
+    @Test(.enabled(if: NonRoot.available, "needs setpriv to drop root"))
+    func walDatabaseWithoutWalInAReadOnlyFolderExports() throws {
+        let dir = TemporaryDirectory("exit-readonly-wal")
+        let data = dir.file("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false)
+        let fixture = try Fixtures.database(in: dir, name: "data/appdata.db", bytes: 200_000)
+        for suffix in ["-wal", "-shm"] { unlink(fixture.path + suffix) }
+        #expect(try header(of: fixture.path)[18...19] == [2, 2], "the fixture is not in WAL mode")
+        let out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        try NonRoot.share(dir.path, fixture.path)
+        chmod(out, 0o777)
+        chmod(data, 0o555)
+        defer { chmod(data, 0o755) }
+
+        for (name, selection) in [("full.tar.zst", [String]()), ("partial.tar.zst", ["--session", fixture.sessionIDs[0]])] {
+            let result = try NonRoot.ptc(["export", "--db", fixture.path, "--output", out + "/" + name, "--quiet"] + selection)
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            #expect(result.stderr == "" && result.stdout == "")
+            #expect(try ptc(["verify", out + "/" + name, "--quiet"]).status == 0)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data) == ["appdata.db"])
+        try ArchiveFixture.extractDatabase(out + "/full.tar.zst", to: dir.file("restored.db"))
+        #expect(try TableDigest.digests(of: dir.file("restored.db")) == TableDigest.digests(of: fixture.path))
+    }
+
+    /// A WAL database whose `-wal` holds commits, in a folder the user can only read: readable while its
+    /// `-shm` is there; without one, 77 saying why, and nothing written anywhere.
+    @Test(.enabled(if: NonRoot.available, "needs setpriv to drop root"))
+    func walDatabaseWithWalInAReadOnlyFolderNeedsItsShm() throws {
+        let dir = TemporaryDirectory("exit-readonly-wal2")
+        let data = dir.file("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false)
+        let fixture = try Fixtures.database(in: dir, name: "data/appdata.db", bytes: 200_000, walOnlyCommits: 3)
+        #expect(FileSystemProbe.size(fixture.path + "-wal") > 0, "the fixture has no commits in its -wal")
+        let out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        try NonRoot.share(dir.path, fixture.path, fixture.path + "-wal", fixture.path + "-shm")
+        chmod(out, 0o777)
+        chmod(data, 0o555)
+        defer { chmod(data, 0o755) }
+
+        let withShm = try NonRoot.ptc(["export", "--db", fixture.path, "--output", out + "/with-shm.tar.zst", "--json"])
+        #expect(withShm.status == 0, "\(withShm.stderr)")
+        #expect(try JSONDecoder().decode(ExportReport.self, from: Data(withShm.stdout.utf8)).sessions == fixture.sessionIDs.count)
+
+        chmod(data, 0o755)
+        unlink(fixture.path + "-shm")
+        chmod(data, 0o555)
+        let before = try FileManager.default.contentsOfDirectory(atPath: data).sorted()
+        let result = try NonRoot.ptc(["export", "--db", fixture.path, "--output", out + "/"])
+        #expect(result.status == 77, "\(result.stderr)")
+        #expect(result.stdout == "")
+        #expect(errorLine(result).contains("\(fixture.path)-wal exists but the folder \(data) is read-only"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data).sorted() == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["with-shm.tar.zst"])
+    }
+
+    func header(of path: String) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw TestFailure("cannot read \(path)") }
+        defer { try? handle.close() }
+        return Array(handle.readData(ofLength: 100))
+    }
+}
+
+enum FileSystemProbe {
+    static func size(_ path: String) -> Int64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int64) ?? 0
+    }
 }
 
 /// Runs `ptc-backup` as a user permissions apply to: as itself when not root, else as `nobody` through
