@@ -1,3 +1,4 @@
+import BackupCore
 import BackupModel
 import BackupTestSupport
 import Foundation
@@ -201,6 +202,52 @@ import Testing
         guard let handle = FileHandle(forReadingAtPath: path) else { throw TestFailure("cannot read \(path)") }
         defer { try? handle.close() }
         return Array(handle.readData(ofLength: 100))
+    }
+}
+
+/// Two exports of the same second into one folder: the second is numbered, and `list` shows both.
+@Suite struct SameSecondCLITests {
+    @Test func theSecondExportOfASecondIsNumberedAndListed() throws {
+        let dir = TemporaryDirectory("same-second-cli")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        let cli = ExitCodeCLITests()
+        // The host part of the name, from a first export elsewhere.
+        let first = try cli.ptc(["export", "--db", fixture.path, "--output", dir.path + "/", "--json"])
+        let firstName = (try #require(try JSONDecoder().decode(ExportReport.self, from: Data(first.stdout.utf8)).archive) as NSString).lastPathComponent
+        let host = try #require(ArchiveName(parsing: firstName)).host
+        // Every plain name of the next minute is taken, as by exports of those seconds.
+        let now = Date().timeIntervalSince1970.rounded(.down)
+        var squatters: [String] = []
+        for second in 0..<60 {
+            let name = ArchiveName(host: host, time: compact(now + Double(second)), kind: "full").fileName
+            squatters.append(name)
+            try FileManager.default.copyItem(atPath: dir.path + "/" + firstName, toPath: out + "/" + name)
+        }
+        let result = try cli.ptc(["export", "--db", fixture.path, "--output", out + "/", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let archive = try #require(try JSONDecoder().decode(ExportReport.self, from: Data(result.stdout.utf8)).archive)
+        let name = try #require(ArchiveName(parsing: (archive as NSString).lastPathComponent))
+        #expect(name.sequence == 2 && name.kind == "full" && name.host == host, "\(archive)")
+        #expect(squatters.contains(ArchiveName(host: name.host, time: name.time, kind: name.kind).fileName))
+
+        let list = try cli.ptc(["list", out, "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let listed = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        #expect(listed.archives.count == 61)
+        let item = try #require(listed.archives.first { $0.name == name.fileName })
+        #expect(item.kind == .full && item.problem == nil && item.sessions == fixture.sessionIDs.count)
+        let text = try cli.ptc(["list", out])
+        #expect(text.stdout.contains(name.fileName))
+    }
+
+    func compact(_ seconds: Double) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
     }
 }
 
