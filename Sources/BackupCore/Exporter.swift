@@ -65,22 +65,29 @@ public struct Exporter: Sendable {
         }
         let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
         let kind: Manifest.Kind = options.selection.isEverything ? .full : .partial
-        let finalPath = try Self.outputPath(options.output, host: options.host, now: options.now, kind: kind)
-        let outputDirectory = (finalPath as NSString).deletingLastPathComponent
-        guard FileSystem.isDirectory(outputDirectory.isEmpty ? "." : outputDirectory) else {
+        let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
+        let finalPath = destination.path
+        let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(outputDirectory) else {
+            if FileSystem.exists(outputDirectory) {
+                throw BackupError(.cantCreate, "cannot write \(finalPath): \(outputDirectory) is a file, not a folder")
+            }
             throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) does not exist")
         }
-        guard access(outputDirectory.isEmpty ? "." : outputDirectory, W_OK) == 0 else {
-            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) is not writable")
+        // Before any work: a new file needs write and search permission on its folder (root has them
+        // unless the file system is read-only, which access() reports too).
+        guard access(outputDirectory, W_OK | X_OK) == 0 else {
+            let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
+            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
         }
         if FileSystem.exists(finalPath) {
-            throw BackupError(.cantCreate, "cannot write \(finalPath): a file of that name already exists")
+            throw destination.taken
         }
         logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
 
         // What killed or crashed runs left beside the archive (hidden temporary archives and snapshots).
-        FileSystem.removeStaleLeftovers(in: outputDirectory.isEmpty ? "." : outputDirectory)
-        let snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
+        FileSystem.removeStaleLeftovers(in: outputDirectory)
+        var snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
                                       pagesPerStep: options.pagesPerStep, progress: progress)
         let source = try snapshotter.openSource()
         let snapshotPath = FileSystem.temporarySibling(of: finalPath, suffix: "snapshot")
@@ -94,13 +101,13 @@ public struct Exporter: Sendable {
                                                   "process.peakRSS": "\(FileSystem.peakResidentKiB() ?? 0) KiB"])
             phaseStart = clock.now
         }
-        let manifest: Manifest, bytes: Int64
+        let manifest: Manifest, bytes: Int64, publishedPath: String
         switch kind {
         case .full:
             do {
                 guard options.packWhileCopying else { throw StreamingUnavailable() }
-                (manifest, bytes) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
-                                                   snapshotPath: snapshotPath, finalPath: finalPath, options: options)
+                (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
+                                                                  snapshotPath: snapshotPath, destination: destination, options: options)
             } catch is StreamingUnavailable {
                 do {
                     try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
@@ -109,7 +116,7 @@ public struct Exporter: Sendable {
                 }
                 let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                  selection: nil, skippedTables: [])
-                (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
+                (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
             }
             try? source.close()
             phaseDone("snapshot and pack")
@@ -125,11 +132,11 @@ public struct Exporter: Sendable {
                                                cutoff: options.selection.cutoff(now: options.now))
             let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                              selection: selection, skippedTables: result.skippedTables)
-            (manifest, bytes) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: finalPath, options: options)
+            (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
             phaseDone("pack")
         }
-        logger.info("exported", metadata: ["archive.path": "\(finalPath)", "archive.bytes": "\(bytes)"])
-        return ExportResult(archivePath: finalPath, manifest: manifest, bytes: bytes)
+        logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
+        return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
     }
 
     /// Builds the manifest from `db` (the snapshot, or the source inside the read transaction the
@@ -174,13 +181,14 @@ public struct Exporter: Sendable {
     /// Stands in for the database's SHA-256 until it is known: same length, similar bytes.
     static let placeholderDigest = "5f0e1c2d3b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
-    /// Packs the snapshot into a temporary archive beside `finalPath`, syncs it, and publishes it under
-    /// `finalPath`. One read of the snapshot feeds both the SHA-256 and the compressor, while
+    /// Packs the snapshot into a temporary archive beside `destination.path`, syncs it, and publishes it
+    /// under that name (or the next free one, see ``ArchiveDestination``). One read of the snapshot feeds both the SHA-256 and the compressor, while
     /// `quick_check` runs on another thread; the manifest, written last, still comes first in the archive
     /// (see ``StreamedArchiveWriter``). Nothing is published unless `quick_check` passed.
-    /// Returns the manifest with the database's digest, and the archive's size.
-    func pack(snapshotPath: String, sourcePath: String, manifest draft: Manifest, to finalPath: String,
-                      options: ExportOptions) throws -> (Manifest, Int64) {
+    /// Returns the manifest with the database's digest, the archive's size, and where it was published.
+    func pack(snapshotPath: String, sourcePath: String, manifest draft: Manifest, to destination: ArchiveDestination,
+              options: ExportOptions) throws -> (Manifest, Int64, String) {
+        let finalPath = destination.path
         let mtime = Int64(options.now.timeIntervalSince1970)
         let databaseSize = draft.entries[0].size
         func head(_ manifest: Manifest) throws -> [UInt8] { try headBytes(manifest, bodyEntrySize: databaseSize, mtime: mtime) }
@@ -227,26 +235,56 @@ public struct Exporter: Sendable {
             throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
         }
         progress?(ProgressEvent(phase: .check, done: 1, total: 1))
-        try FileSystem.publish(temporaryPath, as: finalPath)
+        let publishedPath = try destination.publish(temporaryPath)
         published = true
         TemporaryFiles.shared.remove(temporaryPath)
-        return (manifest, archiveBytes)
-    }
-
-    /// The archive's final path: `--output FILE` as given, or the SPEC.md name in `--output DIR`
-    /// (default: the current directory).
-    static func outputPath(_ output: String?, host: String, now: Date, kind: Manifest.Kind) throws -> String {
-        let name = "plantocode-\(host)-\(Timestamp.compact(now))-\(kind.rawValue).tar.zst"
-        guard let output, !output.isEmpty else { return name }
-        if output.hasSuffix("/") || FileSystem.isDirectory(output) {
-            return (output as NSString).appendingPathComponent(name)
-        }
-        return output
+        return (manifest, archiveBytes, publishedPath)
     }
 
     static func encode(_ manifest: Manifest) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(manifest)
+    }
+}
+
+/// Where an export publishes its archive: `--output FILE` exactly, or the SPEC.md name (``ArchiveName``)
+/// in `--output DIR` (default: the current directory). A name in a folder that is taken, by an export of
+/// the same second, gets `-2`, `-3`, … (up to -999) before `.tar.zst`, both when the export starts and
+/// when it publishes; an explicit file that exists stays an error.
+struct ArchiveDestination: Sendable {
+    /// Every name the archive may take, in order: one for `--output FILE`.
+    let names: [String]
+    /// The first name free when the export started (the first of all when none was). Temporary files go
+    /// beside it.
+    let path: String
+
+    init(output: String?, host: String, now: Date, kind: Manifest.Kind) {
+        let name = ArchiveName(host: host, time: Timestamp.compact(now), kind: kind.rawValue)
+        let folder: String?
+        if let output, !output.isEmpty {
+            folder = output.hasSuffix("/") || FileSystem.isDirectory(output) ? output : nil
+        } else {
+            folder = ""
+        }
+        if let folder {
+            names = (1...999).map { sequence in
+                var numbered = name
+                numbered.sequence = sequence
+                return folder.isEmpty ? numbered.fileName : (folder as NSString).appendingPathComponent(numbered.fileName)
+            }
+        } else {
+            names = [output ?? name.fileName]
+        }
+        path = names.first { !FileSystem.exists($0) } ?? names[0]
+    }
+
+    /// Every name is taken: ``BackupError`` `cantCreate`.
+    var taken: BackupError { FileSystem.allTaken(names) }
+
+    /// Publishes `temporary` under `path`, or the next free name if another process took it since.
+    /// Returns the name used.
+    func publish(_ temporary: String) throws -> String {
+        try FileSystem.publish(temporary, asFirstFreeOf: Array(names.drop { $0 != path }))
     }
 }

@@ -85,18 +85,42 @@ enum FileSystem {
     /// a hard link (which fails when `final` exists), then the temporary name is removed.
     /// Falls back to `rename` on file systems without hard links.
     static func publish(_ temporary: String, as final: String) throws {
-        if link(temporary, final) == 0 {
-            unlink(temporary)
-        } else if errno == EEXIST {
-            throw BackupError(.cantCreate, "cannot write \(final): a file of that name already exists")
-        } else if errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV {
-            guard rename(temporary, final) == 0 else {
+        _ = try publish(temporary, asFirstFreeOf: [final])
+    }
+
+    /// Publishes `temporary` under the first of `candidates` that nobody holds at the moment of the link,
+    /// never replacing a file: when another process takes a name between a check and the link, the next
+    /// candidate is tried. Returns the name used.
+    /// - Throws: ``BackupError`` `cantCreate` when every candidate is taken, or the link fails otherwise.
+    static func publish(_ temporary: String, asFirstFreeOf candidates: [String]) throws -> String {
+        precondition(!candidates.isEmpty, "publish needs a name")
+        for final in candidates {
+            if link(temporary, final) == 0 {
+                unlink(temporary)
+            } else if errno == EEXIST {
+                continue
+            } else if errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV {
+                // No hard links here: rename, which would replace, so only onto a name that is free now.
+                guard !exists(final) else { continue }
+                guard rename(temporary, final) == 0 else {
+                    throw BackupError.posix(errno, "publishing the archive", path: final, creating: true)
+                }
+            } else {
                 throw BackupError.posix(errno, "publishing the archive", path: final, creating: true)
             }
-        } else {
-            throw BackupError.posix(errno, "publishing the archive", path: final, creating: true)
+            let folder = (final as NSString).deletingLastPathComponent
+            syncDirectory(folder.isEmpty ? "." : folder)
+            return final
         }
-        syncDirectory((final as NSString).deletingLastPathComponent.isEmpty ? "." : (final as NSString).deletingLastPathComponent)
+        throw allTaken(candidates)
+    }
+
+    /// `cantCreate`: the one name, or every numbered one, exists.
+    static func allTaken(_ names: [String]) -> BackupError {
+        guard names.count > 1, let last = names.last else {
+            return BackupError(.cantCreate, "cannot write \(names.first ?? ""): a file of that name already exists")
+        }
+        return BackupError(.cantCreate, "cannot write \(names[0]): it and every numbered name up to \((last as NSString).lastPathComponent) exist")
     }
 
     /// Reads a file in chunks of `chunkSize`, handing each to `body`.

@@ -110,7 +110,8 @@ extension Exporter {
     /// transaction as the backup, so they describe exactly the state copied. Should SQLite rewrite a page
     /// after it was compressed, the finished snapshot is packed again from the start, the plain way.
     func exportFull(source: Connection, snapshotter: Snapshotter, sourcePath: String, snapshotPath: String,
-                    finalPath: String, options: ExportOptions) throws -> (Manifest, Int64) {
+                    destination: ArchiveDestination, options: ExportOptions) throws -> (Manifest, Int64, String) {
+        let finalPath = destination.path
         close(try FileSystem.createExclusive(snapshotPath, doing: "creating the snapshot"))
         var draft: Manifest?
         var streamed: StreamedBody?
@@ -160,10 +161,10 @@ extension Exporter {
                 reason = "the manifest did not fit the space kept for it"
                 if try body.writer.writeHead(head) {
                     try FileSystem.fsync(body.fd, path: body.temporaryPath, doing: "syncing the archive")
-                    try FileSystem.publish(body.temporaryPath, as: finalPath)
+                    let publishedPath = try destination.publish(body.temporaryPath)
                     published = true
                     TemporaryFiles.shared.remove(body.temporaryPath)
-                    return (manifest, body.writer.totalBytes)
+                    return (manifest, body.writer.totalBytes, publishedPath)
                 }
             } catch let error as ArchiveError {
                 throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
@@ -171,7 +172,7 @@ extension Exporter {
         }
         logger.info("packing the snapshot again from the start", metadata: ["reason": "\(reason ?? "unknown")"])
         TemporaryFiles.shared.remove(body.temporaryPath)
-        return try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: manifest, to: finalPath, options: options)
+        return try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: manifest, to: destination, options: options)
     }
 
     /// The archive being written while the backup runs.

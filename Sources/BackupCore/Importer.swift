@@ -69,7 +69,8 @@ public struct Importer: Sendable {
     /// Runs the import.
     /// - Throws: ``BackupError``. Whatever fails, the target is left as it was.
     public func run(_ options: ImportOptions) throws -> ImportReport {
-        let target = try DatabaseLocator(environment: options.environment).locateTarget(explicit: options.databasePath)
+        let target = try DatabaseLocator(environment: options.environment).locateTarget(explicit: options.databasePath,
+                                                                                        merging: options.mode == .merge)
         let targetDirectory = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
         guard FileSystem.isDirectory(targetDirectory) else {
             throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
@@ -181,9 +182,6 @@ public struct Importer: Sendable {
                             archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
         var outcome = MergeOutcome()
         var tables: [Manifest.Table] = []
-        guard FileSystem.exists(target) else {
-            throw BackupError(.noInput, "no database at \(target); use --mode restore to create one")
-        }
         if !options.remaps.isEmpty {
             // The copy is rewritten only once its check has passed (never content that was not verified).
             _ = try check.wait()

@@ -31,7 +31,14 @@ public struct Lister: Sendable {
                                    appVersion: nil, problem: error.message))
             }
         }
-        items.sort { ($0.createdAt ?? "", $0.name) > ($1.createdAt ?? "", $1.name) }
+        items.sort(by: Self.newestFirst)
         return ListReport(location: directory, archives: items)
+    }
+
+    /// Newest first: by time, then by the number of archives of the same second (`-3` before `-2` before
+    /// the plain name), then by name.
+    static func newestFirst(_ a: ListReport.Item, _ b: ListReport.Item) -> Bool {
+        func sequence(_ item: ListReport.Item) -> Int { ArchiveName(parsing: item.name)?.sequence ?? 1 }
+        return (a.createdAt ?? "", sequence(a), a.name) > (b.createdAt ?? "", sequence(b), b.name)
     }
 }

@@ -25,11 +25,23 @@ public struct PathRemap: Sendable, Equatable {
         self.new = SessionSelection.normalise(new)
     }
 
-    /// Parses `OLD=NEW`.
+    /// Parses `OLD=NEW`. Both must be absolute: `/...`, or a Windows path (`C:\...`, `C:/...`, `\\server\...`)
+    /// for archives written on Windows. A relative path (`code`, `./code`, `~/code`: the shell does not
+    /// expand `~` after `=`) would match nothing, or the wrong thing, so it is refused.
+    /// - Throws: ``BackupError`` `usage` naming the side that is not absolute.
     public init(parsing text: String) throws {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
             throw BackupError.usage("invalid --remap '\(text)': use OLD=NEW, like /home/ana/code=/Users/ana/code")
+        }
+        func isAbsolute(_ path: Substring) -> Bool {
+            let characters = Array(path)
+            if characters.first == "/" || path.hasPrefix("\\\\") { return true }
+            return characters.count >= 3 && characters[0].isASCII && characters[0].isLetter && characters[1] == ":"
+                && (characters[2] == "\\" || characters[2] == "/")
+        }
+        for (side, path) in [("OLD", parts[0]), ("NEW", parts[1])] where !isAbsolute(path) {
+            throw BackupError.usage("invalid --remap '\(text)': \(side) '\(path)' is a relative path; give absolute paths, like /home/ana/code=/Users/ana/code")
         }
         self.init(old: String(parts[0]), new: String(parts[1]))
     }

@@ -287,9 +287,9 @@ public struct Transfers: Sendable {
         let items = objects.map { object in
             ListReport.Item(name: object.name, bytes: object.size,
                             createdAt: object.modified.map { Timestamp.iso8601(seconds: Int64($0.timeIntervalSince1970)) },
-                            kind: object.name.hasSuffix("-partial.tar.zst") ? .partial : object.name.hasSuffix("-full.tar.zst") ? .full : nil,
+                            kind: ArchiveName(parsing: object.name).flatMap { Manifest.Kind(rawValue: $0.kind) },
                             sessions: nil, host: nil, appVersion: nil, problem: nil)
-        }.sorted { ($0.createdAt ?? "", $0.name) > ($1.createdAt ?? "", $1.name) }
+        }.sorted(by: Lister.newestFirst)
         return ListReport(location: "\(location.store)", archives: items)
     }
 

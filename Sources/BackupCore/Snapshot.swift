@@ -1,6 +1,9 @@
 import BackupModel
 import BackupSQLite
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Takes consistent copies of a live database into a new file, without ever writing to the source.
 ///
@@ -13,17 +16,100 @@ struct Snapshotter {
     let busyTimeout: Int32
     let pagesPerStep: Int32
     let progress: ProgressHandler?
+    /// Set by ``openSource()`` when the source had to be opened `immutable=1`: the main file as it was
+    /// then, checked again when a snapshot is finished.
+    private(set) var immutableSource: FileStamp?
+
+    init(sourcePath: String, busyTimeout: Int32, pagesPerStep: Int32, progress: ProgressHandler?) {
+        self.sourcePath = sourcePath
+        self.busyTimeout = busyTimeout
+        self.pagesPerStep = pagesPerStep
+        self.progress = progress
+    }
 
     /// Opens the source read-only and checks that it is an SQLite database we can read now.
-    func openSource() throws -> Connection {
-        let connection: Connection
+    ///
+    /// The source is opened by a `file:` URI (`mode=ro`), and a partial snapshot attaches that same URI.
+    /// Reading a WAL database takes write access to its folder, where SQLite creates (or locks) the `-shm`
+    /// file. In a folder this user can only read:
+    /// - with no `-wal` file, the main file holds every commit and the app is not running (it keeps the
+    ///   `-wal` while it has the database open), so the database is opened with `immutable=1`: no locks
+    ///   and no `-shm`. Should the main file or a `-wal` change before the snapshot is finished (the app
+    ///   started meanwhile), the export fails with `temporaryFailure` rather than archive a torn copy;
+    /// - with a `-wal` file, commits may sit in it that only a reader with a `-shm` can see:
+    ///   `noPermission`, saying why and what to do.
+    /// - Throws: ``BackupError``.
+    mutating func openSource() throws -> Connection {
+        let uri = Self.readOnlyURI(sourcePath)
         do {
-            connection = try Connection(path: sourcePath, mode: .readOnly, busyTimeout: busyTimeout)
-            _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
+            return try Self.connect(uri, busyTimeout: busyTimeout)
         } catch {
-            throw BackupError.sqlite(error, "opening the database", path: sourcePath)
+            guard Self.isWAL(sourcePath), !Self.folderIsWritable(of: sourcePath) else {
+                throw BackupError.sqlite(error, "opening the database", path: sourcePath)
+            }
+            let folder = Self.folder(of: sourcePath)
+            if FileSystem.exists(sourcePath + "-wal") {
+                throw BackupError(.noPermission, "opening the database: \(sourcePath)-wal exists but the folder \(folder) is read-only to this user: SQLite cannot read a WAL database without write access to create its -shm file; copy the folder, or run as its owner", cause: error)
+            }
+            let stamp = FileStamp(sourcePath)
+            let connection: Connection
+            do {
+                connection = try Self.connect(uri + "&immutable=1", busyTimeout: busyTimeout)
+            } catch {
+                throw BackupError.sqlite(error, "opening the database (immutable, its folder is read-only)", path: sourcePath)
+            }
+            immutableSource = stamp
+            return connection
         }
+    }
+
+    private static func connect(_ uri: String, busyTimeout: Int32) throws(SQLiteError) -> Connection {
+        let connection = try Connection(path: uri, mode: .readOnly, busyTimeout: busyTimeout, uri: true)
+        _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
         return connection
+    }
+
+    /// Whether the file's header says WAL mode (bytes 18 and 19, the read and write versions, are 2).
+    static func isWAL(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 20)
+        guard pread(fd, &header, 20, 0) == 20 else { return false }
+        return header[18] == 2 && header[19] == 2
+    }
+
+    private static func folder(of path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
+    private static func folderIsWritable(of path: String) -> Bool {
+        access(folder(of: path), W_OK | X_OK) == 0
+    }
+
+    /// - Throws: ``BackupError`` `temporaryFailure` when the source was opened `immutable=1` and has
+    ///   changed since, or has a `-wal` now: the app started during the export.
+    private func checkImmutableSourceUnchanged() throws {
+        guard let stamp = immutableSource else { return }
+        guard !FileSystem.exists(sourcePath + "-wal"), FileStamp(sourcePath) == stamp else {
+            throw BackupError(.temporaryFailure, "taking the snapshot: \(sourcePath) changed while it was read without locks (its folder is read-only; the app opened it meanwhile); try again when the app is closed")
+        }
+    }
+
+    /// What tells a file's content changed: device, inode, size and modification time.
+    struct FileStamp: Equatable {
+        var device: UInt64 = 0, inode: UInt64 = 0, size: Int64 = 0, seconds: Int = 0, nanoseconds: Int = 0
+
+        init(_ path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            seconds = Int(st.st_mtim.tv_sec)
+            nanoseconds = Int(st.st_mtim.tv_nsec)
+        }
     }
 
     /// Copies the whole database into `destinationPath` (an empty file, or none) with the online backup
@@ -42,6 +128,7 @@ struct Snapshotter {
                 if shouldAbort() { throw BackupError(.ioError, "the snapshot was abandoned because packing it failed") }
             }
             try finish(destination, path: destinationPath)
+            try checkImmutableSourceUnchanged()
         } catch let error as SQLiteError {
             throw BackupError.sqlite(error, "taking the snapshot", path: error.context.contains(destinationPath) ? destinationPath : sourcePath)
         }
@@ -59,7 +146,7 @@ struct Snapshotter {
         do {
             let pageSize = try source.scalar("PRAGMA page_size").int64 ?? 4096
             try destination.execute("PRAGMA page_size=\(pageSize); PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF")
-            try destination.execute("ATTACH DATABASE \(Self.literal(Self.readOnlyURI(sourcePath))) AS src")
+            try destination.execute("ATTACH DATABASE \(Self.literal(source.path)) AS src")  // the URI openSource() used
             try destination.execute("BEGIN")
             let facts = try DatabaseFacts(connection: destination, schemaName: "src")
             let selected = try selection.resolve(in: destination, schemaName: "src", facts: facts, now: now)
@@ -77,6 +164,7 @@ struct Snapshotter {
             }
             try destination.execute("DETACH DATABASE src")
             try finish(destination, path: destinationPath)
+            try checkImmutableSourceUnchanged()
             return PartialResult(sessions: selected, skippedTables: facts.tables.filter { !copied.contains($0) })
         } catch let error as SQLiteError {
             throw BackupError.sqlite(error, "copying the selected sessions", path: sourcePath)

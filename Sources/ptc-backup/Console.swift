@@ -19,7 +19,7 @@ enum Console {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return PrintableLogHandler(handler)
         }
         installSignalHandlers()
         let logger = Logger(label: "ptc-backup")
@@ -40,8 +40,8 @@ enum Console {
         if options.json {
             printJSON(ErrorReport(command: command, error: message, exitCode: code))
         }
-        Console.err("ptc-backup: error: \(message)\n")
-        if let detail { Console.err("\(detail)\n") }
+        Console.errorLine("ptc-backup: error: \(message)")
+        for line in (detail ?? "").split(separator: "\n") { Console.errorLine(String(line)) }
         exit(code)
     }
 
@@ -49,7 +49,7 @@ enum Console {
     /// document carries them too), unless `--quiet`.
     static func warn(_ warnings: [String], _ options: GlobalOptions) {
         guard !options.quiet else { return }
-        for warning in warnings { Console.err("ptc-backup: warning: \(warning)\n") }
+        for warning in warnings { Console.errorLine("ptc-backup: warning: \(warning)") }
     }
 
     /// On SIGINT, SIGTERM or SIGHUP: remove temporary files, then exit with 128 + the signal.
@@ -63,7 +63,7 @@ enum Console {
             source.setEventHandler {
                 TemporaryFiles.shared.removeAll()
                 ProgressBar.clearLine()
-                Console.err("ptc-backup: interrupted (signal \(sig)); temporary files removed\n")
+                Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
                 exit(128 + sig)
             }
             source.resume()
@@ -77,7 +77,7 @@ enum Console {
         return { message in
             guard !quiet else { return }
             ProgressBar.clearLine()
-            err("ptc-backup: \(message)\n")
+            errorLine("ptc-backup: \(message)")
         }
     }
 
@@ -94,17 +94,49 @@ enum Console {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(value) else { return }
-        out(String(decoding: data, as: UTF8.self))
+        // JSON escapes control characters itself (and a reader decodes them back): written as it is.
+        writeAll(STDOUT_FILENO, String(decoding: data, as: UTF8.self) + "\n")
     }
 
-    /// A line on stdout. A closed pipe (`| head`) is not an error worth a crash.
+    /// A line of text on stdout, made ``printable(_:)``. A closed pipe (`| head`) is not an error worth a crash.
     static func out(_ line: String = "") {
-        writeAll(STDOUT_FILENO, line + "\n")
+        writeAll(STDOUT_FILENO, printable(line) + "\n")
     }
 
-    /// Text on stderr, unbuffered.
-    static func err(_ text: String) {
+    /// A line on stderr, made ``printable(_:)``, unbuffered.
+    static func errorLine(_ line: String) {
+        writeAll(STDERR_FILENO, printable(line) + "\n")
+    }
+
+    /// Terminal control sequences on stderr (the progress bar's), written as they are.
+    fileprivate static func control(_ text: String) {
         writeAll(STDERR_FILENO, text)
+    }
+
+    /// `text` with every control character escaped, so that nothing read from a database, a manifest or
+    /// a file name can move the cursor, recolour, retitle or clear a terminal, or fake a line of output.
+    ///
+    /// The C0 controls (U+0000–U+001F, newline and tab included), DEL (U+007F) and the C1 controls
+    /// (U+0080–U+009F) are written as Swift escapes, `\u{1B}` for ESC, `\u{0A}` for a newline;
+    /// everything else (other languages, emoji, right-to-left text) is kept. Display only: a backslash is
+    /// not escaped, so the result is not meant to be parsed back (`--json` output is exact).
+    /// All text output goes through here: ``out(_:)``, ``errorLine(_:)``, ``column(_:_:)`` and the log handler.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = ""
+        result.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) {
+                result += "\\u{" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 2) + "}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     private static func writeAll(_ fd: Int32, _ text: String) {
@@ -120,8 +152,10 @@ enum Console {
 
     static func bytes(_ count: Int64) -> String { ByteCount.text(count) }
 
-    /// Pads or cuts `text` to `width` terminal columns (East Asian wide characters and emoji take two).
-    static func column(_ text: String, _ width: Int) -> String {
+    /// Pads or cuts `text`, made ``printable(_:)``, to `width` terminal columns (East Asian wide
+    /// characters and emoji take two).
+    static func column(_ raw: String, _ width: Int) -> String {
+        let text = printable(raw)
         var used = displayWidth(of: text)
         guard used > width else { return text + String(repeating: " ", count: width - used) }
         var cut = ""
@@ -177,7 +211,7 @@ final class ProgressBar: @unchecked Sendable {
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         let label = Console.column(event.phase.rawValue, 8)
-        Console.err("\r\u{1B}[2K\(label) [\(bar)] \(String(format: "%3d", Int(fraction * 100)))%")
+        Console.control("\r\u{1B}[2K\(label) [\(bar)] \(String(format: "%3d", Int(fraction * 100)))%")
     }
 
     func finish() {
@@ -186,6 +220,57 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     static func clearLine() {
-        if isatty(STDERR_FILENO) == 1 { Console.err("\r\u{1B}[2K") }
+        if isatty(STDERR_FILENO) == 1 { Console.control("\r\u{1B}[2K") }
+    }
+}
+
+/// The console's log handler with every message and metadata value made ``Console/printable(_:)``:
+/// logs quote paths, names and server replies.
+struct PrintableLogHandler: LogHandler {
+    private var inner: StreamLogHandler
+
+    init(_ inner: StreamLogHandler) { self.inner = inner }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { inner.metadataProvider }
+        set { inner.metadataProvider = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var event = event
+        event.message = Logger.Message(stringLiteral: Console.printable(event.message.description))
+        event.metadata = event.metadata.map { $0.mapValues(Self.printable) }
+        inner.log(event: event)
+    }
+
+    private static func printable(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value {
+        switch value {
+        case .string(let text): return .string(Console.printable(text))
+        case .stringConvertible(let item): return .string(Console.printable(item.description))
+        case .dictionary(let values): return .dictionary(values.mapValues(printable))
+        case .array(let values): return .array(values.map(printable))
+        @unknown default: return .string(Console.printable(value.description))
+        }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -11,7 +11,8 @@ extension PTCBackup {
                 The snapshot uses SQLite's online backup API under one read transaction: the app keeps \
                 writing, and the archive holds one consistent state, including what is only in the -wal file. \
                 The database is opened read-only. The archive is written under a temporary name, synced, \
-                then published as plantocode-<host>-<UTC time>-<full|partial>.tar.zst (mode 0600).
+                then published as plantocode-<host>-<UTC time>-<full|partial>.tar.zst (mode 0600; -2, -3, ... \
+                before .tar.zst when an archive of the same second is already there).
 
                 --session and --project add sessions; --older-than keeps only sessions updated, or with a \
                 job created, before now minus AGE (timestamps in seconds or milliseconds). A selected \

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackupCore
+import Foundation
 
 @main
 struct PTCBackup: ParsableCommand {
@@ -20,4 +21,23 @@ struct PTCBackup: ParsableCommand {
         version: ToolVersion.version,
         subcommands: [Export.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self]
     )
+
+    /// `ParsableCommand.main()`, except that what the parser prints (help on stdout, usage errors on
+    /// stderr) goes out line by line through ``Console``, so that an argument echoed in a usage error
+    /// reaches the terminal ``Console/printable(_:)`` too.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
+                    code == .success ? Console.out(String(line)) : Console.errorLine(String(line))
+                }
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

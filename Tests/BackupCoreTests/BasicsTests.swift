@@ -28,10 +28,11 @@ import Testing
         let dir = TemporaryDirectory("locate")
         let explicit = dir.file("explicit.db")
         let fromEnv = dir.file("env.db")
-        for path in [explicit, fromEnv] { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
+        // Not empty: an empty file is refused (see InputCheckTests).
+        for path in [explicit, fromEnv] { _ = FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
         let xdg = dir.file("xdg")
         try FileManager.default.createDirectory(atPath: xdg + "/com.plantocode", withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: xdg + "/com.plantocode/appdata.db", contents: Data())
+        _ = FileManager.default.createFile(atPath: xdg + "/com.plantocode/appdata.db", contents: Data("x".utf8))
 
         var locator = DatabaseLocator(environment: ["HOME": dir.path, "PLANTOCODE_DB": fromEnv, "XDG_DATA_HOME": xdg])
         #expect(try locator.locate(explicit: explicit) == explicit)
@@ -40,7 +41,7 @@ import Testing
         #expect(try locator.locate(explicit: nil) == xdg + "/com.plantocode/appdata.db")
         // plantocode comes before com.plantocode
         try FileManager.default.createDirectory(atPath: xdg + "/plantocode", withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: xdg + "/plantocode/appdata.db", contents: Data())
+        _ = FileManager.default.createFile(atPath: xdg + "/plantocode/appdata.db", contents: Data("x".utf8))
         #expect(try locator.locate(explicit: nil) == xdg + "/plantocode/appdata.db")
     }
 
