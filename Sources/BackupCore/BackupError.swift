@@ -55,7 +55,10 @@ extension BackupError {
     static func sqlite(_ error: SQLiteError, _ doing: String, path: String, file: String = #fileID, line: Int = #line) -> BackupError {
         let code: Code
         let what: String
-        if error.isBusy {
+        if error.isHotJournal {
+            code = .temporaryFailure
+            what = "\(path) holds an interrupted write (a hot journal) that only a writer can roll back; open it once with PlanToCode (or `sqlite3 \(path) 'PRAGMA quick_check'`), then try again"
+        } else if error.isBusy {
             code = .temporaryFailure
             what = "\(path) is locked by another process (\(error.message)); try again later"
         } else if error.isNotADatabase {

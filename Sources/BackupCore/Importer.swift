@@ -147,6 +147,13 @@ public struct Importer: Sendable {
             return report
         }
 
+        // A WAL database cannot change its page size: the copy takes the target's first (it is checked,
+        // and it is ours).
+        if existing {
+            _ = try check.wait()
+            try Self.matchPageSize(of: incoming, to: target, busyTimeout: options.busyTimeout, archive: options.archivePath)
+        }
+
         // 4. Save what the target holds.
         // Anything at all (settings of a fresh install too) is saved before it is replaced.
         if existing && held.any > 0 {
@@ -199,6 +206,13 @@ public struct Importer: Sendable {
             // Off, so that whole tables can move in bulk; the merge only brings children whose parents
             // are in the target, and checks the keys before it commits.
             try db.execute("PRAGMA foreign_keys=OFF")
+            let targetEncoding = try db.scalar("PRAGMA encoding").string ?? ""
+            let copy = try Connection(path: incoming, mode: .readOnly)
+            let incomingEncoding = try copy.scalar("PRAGMA encoding").string ?? ""
+            try copy.close()
+            guard incomingEncoding == targetEncoding else {
+                throw BackupError(.dataError, "cannot merge \(options.archivePath): its database stores text as \(incomingEncoding), the target as \(targetEncoding), and SQLite cannot join the two; restore it into a new file instead (--mode restore --db NEW)")
+            }
             try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
             // Rows the merge may overwrite are saved first, as an archive of the whole target.
             if !options.dryRun, try merger.willUpdateRows(db) {
@@ -248,6 +262,27 @@ public struct Importer: Sendable {
             report.warnings.append("left out \(outcome.orphansLeftOut.count) row(s) of the archive whose parent row is missing in the archive itself")
         }
         return report
+    }
+
+    /// Rewrites the private copy `incoming` with the page size of `target` when the target is in WAL mode
+    /// and the sizes differ (`PRAGMA page_size` + `VACUUM`): the online backup API cannot change the page
+    /// size of a WAL database.
+    static func matchPageSize(of incoming: String, to target: String, busyTimeout: Int32, archive: String) throws {
+        do {
+            let into = try Connection(path: target, mode: .readOnly, busyTimeout: busyTimeout)
+            let targetPageSize = try into.scalar("PRAGMA page_size").int64 ?? 0
+            let wal = try into.scalar("PRAGMA journal_mode").string?.lowercased() == "wal"
+            try into.close()
+            let copy = try Connection(path: incoming, mode: .readWrite)
+            defer { try? copy.close() }
+            guard wal, try copy.scalar("PRAGMA page_size").int64 != targetPageSize else { return }
+            try copy.execute("PRAGMA page_size=\(targetPageSize); VACUUM")
+            guard try copy.scalar("PRAGMA page_size").int64 == targetPageSize else {
+                throw BackupError(.dataError, "cannot restore \(archive) into \(target): its pages cannot be converted to the target's page size of \(targetPageSize) bytes")
+            }
+        } catch {
+            throw BackupError.sqlite(error, "converting the archive's database to the target's page size", path: target)
+        }
     }
 
     /// Triggers and views of the database at `path` that the app's schema history (Schema/) does not

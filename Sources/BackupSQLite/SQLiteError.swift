@@ -38,6 +38,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY }
     public var isPermission: Bool { primaryCode == SQLITE_PERM || primaryCode == SQLITE_AUTH }
     public var isConstraint: Bool { primaryCode == SQLITE_CONSTRAINT }
+    /// A read-only connection met a hot journal (`SQLITE_READONLY_ROLLBACK`): a write was interrupted and
+    /// only a writer can roll it back.
+    public var isHotJournal: Bool { code == 776 /* SQLITE_READONLY_ROLLBACK */ }
 
     public var description: String {
         "\(message) (SQLite code \(code)) while \(context)"

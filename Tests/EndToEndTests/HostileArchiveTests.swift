@@ -192,4 +192,40 @@ import Testing
         #expect(result.status == 65, "\(result.stderr)")
         #expect(s.dir.contents().filter { $0.hasPrefix("fresh.db") } == [])
     }
+
+    /// A database built with `sql` after `pragma` (page size, encoding), with one session, exported.
+    func oddArchive(_ s: Setup, name: String, pragma: String) throws -> String {
+        let path = s.dir.file("\(name).db")
+        let db = try Connection(path: path, mode: .readWriteCreate)
+        try db.execute(pragma)
+        try db.execute(try String(contentsOfFile: Binary.packageRoot + "/Schema/sql/current.sql", encoding: .utf8))
+        try db.execute("INSERT INTO sessions (id, name, project_directory, project_hash, created_at, updated_at) VALUES ('odd', 'n', '/p', 'h', 1, 1)")
+        try db.close()
+        let archive = s.dir.file("\(name).tar.zst")
+        #expect(try ptc(["export", "--db", path, "--output", archive, "--quiet"]).status == 0)
+        return archive
+    }
+
+    @Test func aUTF16DatabaseRestoresButCannotMergeIntoAUTF8One() throws {
+        let s = try setup()
+        let archive = try oddArchive(s, name: "utf16", pragma: "PRAGMA encoding='UTF-16le'")
+        try expectRefused(s, archive, mode: "merge", code: 65, says: "UTF-16le")
+        let fresh = s.dir.file("fresh-utf16.db")
+        #expect(try ptc(["import", archive, "--db", fresh, "--mode", "restore", "--quiet"]).status == 0)
+    }
+
+    /// The online backup API cannot change a WAL database's page size: the copy is converted first.
+    @Test func anotherPageSizeRestoresIntoAWALTarget() throws {
+        let s = try setup()
+        let archive = try oddArchive(s, name: "pages", pragma: "PRAGMA page_size=8192")
+        let wal = try Fixtures.database(in: s.dir, name: "wal.db", bytes: 100_000, seed: 34)
+        #expect(try Connection(path: wal.path, mode: .readOnly).scalar("PRAGMA journal_mode").string == "wal")
+        let result = try ptc(["import", archive, "--db", wal.path, "--mode", "restore", "--force", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let db = try Connection(path: wal.path, mode: .readOnly)
+        #expect(try db.scalar("SELECT group_concat(id) FROM sessions").string == "odd")
+        #expect(try db.scalar("PRAGMA page_size").int64 == 4096)
+        #expect(try db.scalar("PRAGMA integrity_check").string == "ok")
+        try db.close()
+    }
 }
