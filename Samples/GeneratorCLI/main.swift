@@ -19,7 +19,10 @@ struct SampleCommand: ParsableCommand {
             """)
 
     @Argument(help: "Where to write the database (must not exist).")
-    var path: String
+    var path: String?
+
+    @Flag(help: "Print the schema eras, one per line, and exit.")
+    var listEras = false
 
     @Option(help: "App version of the schema: 1.0.0, 1.0.10, current, or upgraded-1.0.0.")
     var appVersion = "current"
@@ -39,7 +42,16 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Leave the last N commits only in the -wal file.")
     var walCommits = 0
 
+    func validate() throws {
+        if path == nil && !listEras { throw ValidationError("missing the path of the database to write") }
+    }
+
     func run() throws {
+        if listEras {
+            for era in SchemaCatalog.eras { print(era.created) }
+            return
+        }
+        guard let path else { return }
         var options = SampleGenerator.Options()
         switch appVersion {
         case "1.0.0": options.version = SchemaCatalog.v1_0_0
