@@ -45,41 +45,30 @@ import Testing
         #expect(s.dir.contents() == listing, sourceLocation: sourceLocation)
     }
 
+    /// A copy of the good archive whose database `sql` has changed (SQL built from the database itself).
+    func withSQL(_ s: Setup, _ name: String, _ sql: @escaping (Connection) throws -> String) throws -> String {
+        let path = s.dir.file("\(name).tar.zst")
+        try ArchiveFixture.rewrite(s.archive, to: path) { database, _ in
+            let db = try Connection(path: database, mode: .readWrite)
+            try db.execute(try sql(db))
+            try db.close()
+        }
+        return path
+    }
+
     @Test func aForeignTriggerOrViewIsNotRestoredUnlessAllowed() throws {
         let s = try setup()
-        let trigger = s.dir.file("trigger.tar.zst")
-        try ArchiveFixture.rewrite(s.archive, to: trigger) { database, _ in
-            let db = try Connection(path: database, mode: .readWrite)
-            try db.execute("CREATE TRIGGER steal AFTER INSERT ON background_jobs BEGIN DELETE FROM sessions; END")
-            try db.close()
-        }
+        let trigger = try withSQL(s, "trigger") { _ in "CREATE TRIGGER steal AFTER INSERT ON background_jobs BEGIN DELETE FROM sessions; END" }
         try expectRefused(s, trigger, code: 65, says: "trigger steal on background_jobs")
-
-        let view = s.dir.file("view.tar.zst")
-        try ArchiveFixture.rewrite(s.archive, to: view) { database, _ in
-            let db = try Connection(path: database, mode: .readWrite)
-            try db.execute("CREATE VIEW sessions_v AS SELECT * FROM sessions")
-            try db.close()
-        }
+        let view = try withSQL(s, "view") { _ in "CREATE VIEW sessions_v AS SELECT * FROM sessions" }
         try expectRefused(s, view, code: 65, says: "view sessions_v")
-
         // The app's own trigger name with another body is not the app's trigger.
-        let impostor = s.dir.file("impostor.tar.zst")
-        try ArchiveFixture.rewrite(s.archive, to: impostor) { database, _ in
-            let db = try Connection(path: database, mode: .readWrite)
+        let impostor = try withSQL(s, "impostor") { db in
             let name = try #require(try db.triggers(on: ["terminal_sessions"]).first?.name)
-            try db.execute("DROP TRIGGER \(name)")
-            try db.execute("CREATE TRIGGER \(name) AFTER UPDATE ON terminal_sessions BEGIN DELETE FROM background_jobs; END")
-            try db.close()
+            return "DROP TRIGGER \(name); CREATE TRIGGER \(name) AFTER UPDATE ON terminal_sessions BEGIN DELETE FROM background_jobs; END"
         }
         try expectRefused(s, impostor, code: 65, says: "on terminal_sessions")
-
-        let sequence = s.dir.file("sequence.tar.zst")
-        try ArchiveFixture.rewrite(s.archive, to: sequence) { database, _ in
-            let db = try Connection(path: database, mode: .readWrite)
-            try db.execute("UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'error_logs'")
-            try db.close()
-        }
+        let sequence = try withSQL(s, "sequence") { _ in "UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'error_logs'" }
         try expectRefused(s, sequence, code: 65, says: "sqlite_sequence of error_logs")
 
         // Explicitly allowed, the trigger comes in.
