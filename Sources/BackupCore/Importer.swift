@@ -150,8 +150,8 @@ public struct Importer: Sendable {
         // A WAL database cannot change its page size: the copy takes the target's first (it is checked,
         // and it is ours).
         if existing {
-            _ = try check.wait()
-            try Self.matchPageSize(of: incoming, to: target, busyTimeout: options.busyTimeout, archive: options.archivePath)
+            try Self.matchPageSize(of: incoming, to: target, busyTimeout: options.busyTimeout, archive: options.archivePath,
+                                   beforeWriting: { _ = try check.wait() })
         }
 
         // 4. Save what the target holds.
@@ -267,15 +267,19 @@ public struct Importer: Sendable {
     /// Rewrites the private copy `incoming` with the page size of `target` when the target is in WAL mode
     /// and the sizes differ (`PRAGMA page_size` + `VACUUM`): the online backup API cannot change the page
     /// size of a WAL database.
-    static func matchPageSize(of incoming: String, to target: String, busyTimeout: Int32, archive: String) throws {
+    /// `beforeWriting` runs first when the copy must be rewritten (the import waits for the copy's check there).
+    static func matchPageSize(of incoming: String, to target: String, busyTimeout: Int32, archive: String,
+                              beforeWriting: () throws -> Void) throws {
         do {
             let into = try Connection(path: target, mode: .readOnly, busyTimeout: busyTimeout)
             let targetPageSize = try into.scalar("PRAGMA page_size").int64 ?? 0
             let wal = try into.scalar("PRAGMA journal_mode").string?.lowercased() == "wal"
             try into.close()
+            let incomingPageSize = try Connection(path: incoming, mode: .readOnly).scalar("PRAGMA page_size").int64
+            guard wal, incomingPageSize != targetPageSize else { return }
+            try beforeWriting()
             let copy = try Connection(path: incoming, mode: .readWrite)
             defer { try? copy.close() }
-            guard wal, try copy.scalar("PRAGMA page_size").int64 != targetPageSize else { return }
             try copy.execute("PRAGMA page_size=\(targetPageSize); VACUUM")
             guard try copy.scalar("PRAGMA page_size").int64 == targetPageSize else {
                 throw BackupError(.dataError, "cannot restore \(archive) into \(target): its pages cannot be converted to the target's page size of \(targetPageSize) bytes")
