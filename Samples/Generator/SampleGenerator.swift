@@ -243,7 +243,15 @@ public struct SampleGenerator {
 
     /// Rows whose parent is missing, written with foreign keys off (as the app once ran).
     private mutating func writeOrphans(_ db: Connection) throws {
-        try db.execute("PRAGMA foreign_keys=OFF; BEGIN")
+        try db.execute("PRAGMA foreign_keys=OFF")
+        try db.inTransaction {
+            try insertOrphans(db)
+            return .commit
+        }
+        try db.execute("PRAGMA foreign_keys=ON")
+    }
+
+    private mutating func insertOrphans(_ db: Connection) throws {
         for i in 0..<options.orphans {
             let missingSession = "gone-session-\(synth.hex(8))"
             let jobID = "orphan-job-\(synth.hex(8))"
@@ -265,7 +273,6 @@ public struct SampleGenerator {
                 ])
             }
         }
-        try db.execute("COMMIT; PRAGMA foreign_keys=ON")
     }
 
     /// A timestamp within the last `daysAgo` days, in milliseconds two times out of three (as the
