@@ -139,7 +139,7 @@ public struct Importer: Sendable {
             throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it (\(held.sessions) sessions with \(incomingSessions)): add --force (its content is saved as an archive beside it first)")
         }
         var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
-                                  safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions.count,
+                                  safetyArchive: nil, migrations: migrations, sessions: incomingSessions,
                                   replacedSessions: held.sessions, tables: [])
         if let warning = outcome.manifest.foreignKeyWarning { report.warnings.append(warning) }
         guard !options.dryRun else {
@@ -300,9 +300,8 @@ public struct Importer: Sendable {
             var found: [String] = []
             let objects = try db.schemaObjects()
             for object in objects where object.type == "trigger" || object.type == "view" {
-                guard let sql = object.sql, known.contains(SchemaCatalog.normalized(sql)) else {
+                if !known.contains(SchemaCatalog.normalized(object.sql ?? "")) {
                     found.append("\(object.type) \(object.name) on \(object.table)")
-                    continue
                 }
             }
             if objects.contains(where: { $0.name == "sqlite_sequence" }) {
