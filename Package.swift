@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "ptc-backup",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ptc-backup", targets: ["ptc-backup"]),
         .executable(name: "ptc-sample", targets: ["ptc-sample"]),
@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries from the system (Debian's -dev packages), found through pkg-config.
@@ -26,12 +27,12 @@ let package = Package(
         .target(name: "CBackupShims", dependencies: ["CSQLite"]),
 
         // Thin safe wrappers, one per C library, each with its own error type.
-        .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims"]),
-        .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd"]),
-        .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium"]),
-        .target(name: "BackupHTTP", dependencies: ["CCurl"]),
+        .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupHTTP", dependencies: ["CCurl", .product(name: "SystemPackage", package: "swift-system")]),
         // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
-        .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest"]),
+        .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest", .product(name: "SystemPackage", package: "swift-system")]),
 
         // The project's own SQL and JSON Schema, carried as resources, and the schema eras built from them.
         .target(name: "PlanToCodeSchema", dependencies: ["BackupSQLite"], path: "Schema", exclude: ["README.md"],
@@ -43,7 +44,7 @@ let package = Package(
         // Operations: export, inspect, verify, list.
         .target(name: "BackupCore", dependencies: [
             "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "PlanToCodeSchema",
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
         // The sample-database generator (library + CLI), used by the tests, the demo and the benchmark.
@@ -57,10 +58,11 @@ let package = Package(
         .executableTarget(name: "ptc-backup", dependencies: [
             "BackupCore", "BackupModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
-        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator"],
+        .target(name: "BackupTestSupport", dependencies: ["BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator",
+                                                   .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
         .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupTestSupport"]),
