@@ -79,24 +79,25 @@ public struct SampleGenerator {
         let db = try Connection(path: summary.path, mode: .readWriteCreate)
         try db.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=ON")
         try createSchema(db)
-        try db.execute("BEGIN")
-        try writeMarkers(db)
-        for project in projects {
-            try writeProjectPrompts(db, project: project)
+        try db.inTransaction {
+            try writeMarkers(db)
+            for project in projects {
+                try writeProjectPrompts(db, project: project)
+            }
+            try writeLogs(db)
+            try writeLegacyRows(db)
+            return .commit
         }
-        try writeLogs(db)
-        try writeLegacyRows(db)
-        var sinceCommit: Int64 = 0
+        // Sessions in transactions of about 64 MiB of content each.
         while summary.contentBytes < options.targetBytes {
-            let before = summary.contentBytes
-            summary.sessionIDs.append(try writeSession(db))
-            sinceCommit += summary.contentBytes - before
-            if sinceCommit > 64 << 20 {
-                try db.execute("COMMIT; BEGIN")
-                sinceCommit = 0
+            try db.inTransaction {
+                let start = summary.contentBytes
+                repeat {
+                    summary.sessionIDs.append(try writeSession(db))
+                } while summary.contentBytes < options.targetBytes && summary.contentBytes - start <= 64 << 20
+                return .commit
             }
         }
-        try db.execute("COMMIT")
         if options.orphans > 0 { try writeOrphans(db) }
         // The app's settings: WAL, and the data as the app would leave it.
         try db.execute("PRAGMA journal_mode=WAL")
@@ -106,11 +107,12 @@ public struct SampleGenerator {
             try db.execute("PRAGMA wal_autocheckpoint=0")
             try db.setNoCheckpointOnClose(true)
             for _ in 0..<options.walOnlyCommits {
-                try db.execute("BEGIN")
-                let id = try writeSession(db, jobs: 1)
-                summary.walOnlySessionIDs.append(id)
-                summary.sessionIDs.append(id)
-                try db.execute("COMMIT")
+                try db.inTransaction {
+                    let id = try writeSession(db, jobs: 1)
+                    summary.walOnlySessionIDs.append(id)
+                    summary.sessionIDs.append(id)
+                    return .commit
+                }
             }
         }
         statements.removeAll()

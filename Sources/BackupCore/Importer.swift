@@ -213,7 +213,7 @@ public struct Importer: Sendable {
             guard incomingEncoding == targetEncoding else {
                 throw BackupError(.dataError, "cannot merge \(options.archivePath): its database stores text as \(incomingEncoding), the target as \(targetEncoding), and SQLite cannot join the two; restore it into a new file instead (--mode restore --db NEW)")
             }
-            try db.execute("ATTACH DATABASE \(Snapshotter.literal(Snapshotter.readOnlyURI(incoming))) AS src")
+            try db.attach(incoming, as: "src", readOnly: true)
             // Rows the merge may overwrite are saved first, as an archive of the whole target.
             if !options.dryRun, try merger.willUpdateRows(db) {
                 safetyArchive = try saveSafetyArchive(of: target, reason: "before-merge", options: options)
@@ -241,7 +241,7 @@ public struct Importer: Sendable {
                 outcome.targetMigrations = []
                 outcome.sessionsUpdated = []
             }
-            try db.execute("DETACH DATABASE src")
+            try db.detach("src")
             try db.close()
         } catch {
             throw BackupError.sqlite(error, "merging into the target", path: target)

@@ -269,19 +269,15 @@ struct Merger {
               try DatabaseFacts.columns(of: table, in: db, schemaName: "src") == columns,
               try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM main.\(q(table)))").int64 == 1,
               try db.scalar("SELECT NOT EXISTS (SELECT 1 FROM src.\(q(table)) s WHERE (\(scope)) IS NOT 1)").int64 == 1 else { return false }
-        try db.execute("SAVEPOINT ptc_whole")
-        do {
+        var copied: Int64 = 0
+        let refused = try db.constraintViolation(inSavepoint: {
             try db.execute("INSERT INTO main.\(q(table)) SELECT * FROM src.\(q(table))")
-            outcome.inserted[table, default: 0] += db.changes
-            try db.execute("RELEASE ptc_whole")
-            logger.debug("copied a whole table", metadata: ["table": "\(table)", "rows": "\(outcome.inserted[table] ?? 0)"])
-            return true
-        } catch {
-            guard error.isConstraint else { throw error }
-            try db.execute("ROLLBACK TO ptc_whole")
-            try db.execute("RELEASE ptc_whole")
-            return false
-        }
+            copied = db.changes
+        })
+        guard refused == nil else { return false }
+        outcome.inserted[table, default: 0] += copied
+        logger.debug("copied a whole table", metadata: ["table": "\(table)", "rows": "\(copied)"])
+        return true
     }
 
     /// History rows get fresh ids; one already present (same session, created_at and content) is not repeated.
@@ -313,38 +309,31 @@ struct Merger {
 
     /// Runs a bulk statement. When a row breaks one of the target's constraints, runs it again row by
     /// row (by rowid of the archive's table, put where the statement says `{ROW}`) to name every such
-    /// row, skipping them. Foreign keys are on, so a child without its parent is such a row too.
-    private func run(_ sql: String, table: String, key: [String], db: Connection, invalid: inout [String]) throws(SQLiteError) -> Int64 {
-        try db.execute("SAVEPOINT ptc_bulk")
-        do {
-            let started = ContinuousClock.now
+    /// row, skipping them. (Foreign keys are off during a merge: children come only with parents already
+    /// in the target, and ``merge(_:outcome:)`` checks the keys before the commit.)
+    private func run(_ sql: String, table: String, key: [String], db: Connection, invalid: inout [String]) throws -> Int64 {
+        let started = ContinuousClock.now
+        var changed: Int64 = 0
+        let refused = try db.constraintViolation(inSavepoint: {
             try db.execute(sql.replacingOccurrences(of: "{ROW}", with: ""))
-            let changed = db.changes
-            try db.execute("RELEASE ptc_bulk")
+            changed = db.changes
+        })
+        guard refused != nil else {
             logger.debug("merged rows", metadata: ["table": "\(table)", "rows": "\(changed)", "seconds": "\(ContinuousClock.now - started)",
                                                    "statement": "\(sql.prefix(6))"])
             return changed
-        } catch {
-            guard error.isConstraint else { throw error }
-            try db.execute("ROLLBACK TO ptc_bulk")
-            try db.execute("RELEASE ptc_bulk")
         }
         // One row at a time: the same statement narrowed to one archive row.
         let q = DatabaseFacts.quote
         let narrowed = sql.replacingOccurrences(of: "{ROW}", with: "s.rowid = ?1 AND")
         let rowids = try db.rows("SELECT rowid, \(key.map { q($0) }.joined(separator: " || '/' || ")) FROM src.\(q(table))")
-        var changed: Int64 = 0
+        changed = 0
         for row in rowids {
-            try db.execute("SAVEPOINT ptc_row")
-            do {
+            if let refused = try db.constraintViolation(inSavepoint: {
                 try db.execute(narrowed, [row[0]])
                 changed += db.changes
-                try db.execute("RELEASE ptc_row")
-            } catch {
-                guard error.isConstraint else { throw error }
-                try db.execute("ROLLBACK TO ptc_row")
-                try db.execute("RELEASE ptc_row")
-                invalid.append("\(table) \(row[1]): \(error.message)")
+            }) {
+                invalid.append("\(table) \(row[1]): \(refused.message)")
             }
         }
         return changed

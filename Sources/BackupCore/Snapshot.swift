@@ -40,7 +40,7 @@ struct Snapshotter {
     ///   `noPermission`, saying why and what to do.
     /// - Throws: ``BackupError``.
     mutating func openSource() throws -> Connection {
-        let uri = Self.readOnlyURI(sourcePath)
+        let uri = Connection.fileURI(sourcePath, readOnly: true)
         do {
             return try Self.connect(uri, busyTimeout: busyTimeout)
         } catch {
@@ -64,7 +64,7 @@ struct Snapshotter {
     }
 
     private static func connect(_ uri: String, busyTimeout: Int32) throws(SQLiteError) -> Connection {
-        let connection = try Connection(path: uri, mode: .readOnly, busyTimeout: busyTimeout, uri: true)
+        let connection = try Connection(path: uri, mode: .readOnly, busyTimeout: busyTimeout)
         _ = try connection.scalar("SELECT count(*) FROM sqlite_schema")
         return connection
     }
@@ -139,34 +139,39 @@ struct Snapshotter {
     func partial(from source: Connection, selection: SessionSelection, now: Date, to destinationPath: String) throws -> PartialResult? {
         let destination: Connection
         do {
-            destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout, uri: true)
+            destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout)
         } catch {
             throw BackupError.sqlite(error, "creating the snapshot", path: destinationPath)
         }
         do {
             let pageSize = try source.scalar("PRAGMA page_size").int64 ?? 4096
             try destination.execute("PRAGMA page_size=\(pageSize); PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF")
-            try destination.execute("ATTACH DATABASE \(Self.literal(source.path)) AS src")  // the URI openSource() used
-            try destination.execute("BEGIN")
-            let facts = try DatabaseFacts(connection: destination, schemaName: "src")
-            let selected = try selection.resolve(in: destination, schemaName: "src", facts: facts, now: now)
-            guard selected > 0 else {
-                try destination.execute("ROLLBACK")
-                try destination.execute("DETACH DATABASE src")
+            try destination.attach(source.path, as: "src", readOnly: true)  // the URI openSource() used
+            var selected = 0
+            var facts: DatabaseFacts?
+            var copied: Set<String> = []
+            try destination.inTransaction {
+                let found = try DatabaseFacts(connection: destination, schemaName: "src")
+                facts = found
+                selected = try selection.resolve(in: destination, schemaName: "src", facts: found, now: now)
+                guard selected > 0 else { return .rollback }
+                copied = try copySelected(destination, facts: found)
+                return .commit
+            }
+            guard selected > 0, let facts else {
+                try destination.detach("src")
                 try destination.close()
                 return nil
             }
-            let copied = try copySelected(destination, facts: facts)
-            try destination.execute("COMMIT")
             for pragma in ["user_version", "application_id"] {
                 let value = try destination.scalar("PRAGMA src.\(pragma)").int64 ?? 0
                 try destination.execute("PRAGMA main.\(pragma)=\(value)")
             }
-            try destination.execute("DETACH DATABASE src")
+            try destination.detach("src")
             try finish(destination, path: destinationPath)
             try checkImmutableSourceUnchanged()
             return PartialResult(sessions: selected, skippedTables: facts.tables.filter { !copied.contains($0) })
-        } catch let error as SQLiteError {
+        } catch {
             throw BackupError.sqlite(error, "copying the selected sessions", path: sourcePath)
         }
     }
@@ -247,13 +252,4 @@ struct Snapshotter {
         }
     }
 
-    static func readOnlyURI(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "?#%")
-        let encoded = absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute
-        return "file:\(encoded)?mode=ro"
-    }
-
-    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 }

@@ -16,6 +16,9 @@ public final class Connection {
 
     private var handle: OpaquePointer?
     public let path: String
+    /// Milliseconds to wait on a lock held by another connection (`sqlite3_busy_timeout`); the online
+    /// backup's steps honour it too.
+    public private(set) var busyTimeout: Int32 = 5000
     /// Savepoints open through ``inSavepoint(_:)``, for their names.
     var savepointDepth = 0
 
@@ -23,12 +26,12 @@ public final class Connection {
     ///
     /// The corresponding C function is [`sqlite3_open_v2`](https://sqlite.org/c3ref/open.html).
     /// - Parameters:
-    ///   - path: a file path, or a `file:` URI when `uri` is true.
+    ///   - path: a file path, or a `file:` URI.
     ///   - mode: read-only, read-write, or read-write-create.
     ///   - busyTimeout: milliseconds to wait on a lock before `SQLITE_BUSY`.
     /// - Throws: ``SQLiteError``.
     ///   - vfs: the name of a registered VFS, or nil for the default.
-    public init(path: String, mode: Mode, busyTimeout: Int32 = 5000, uri: Bool = false, vfs: String? = nil) throws(SQLiteError) {
+    public init(path: String, mode: Mode, busyTimeout: Int32 = 5000, vfs: String? = nil) throws(SQLiteError) {
         self.path = path
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         switch mode {
@@ -36,7 +39,8 @@ public final class Connection {
         case .readWrite: flags |= SQLITE_OPEN_READWRITE
         case .readWriteCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }
-        if uri { flags |= SQLITE_OPEN_URI }
+        // A path that starts with `file:` is a URI (``fileURI(_:readOnly:parameters:)``); others are paths.
+        flags |= SQLITE_OPEN_URI
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags, vfs)
         guard rc == SQLITE_OK, let db else {
@@ -45,6 +49,7 @@ public final class Connection {
             throw error
         }
         handle = db
+        self.busyTimeout = busyTimeout
         sqlite3_busy_timeout(db, busyTimeout)
         sqlite3_extended_result_codes(db, 1)
     }

@@ -33,7 +33,10 @@ extension Connection {
         var finished = false
         defer { if !finished { sqlite3_backup_finish(backup) } }
         var steps = 0
-        var busyWaits = 0
+        // A lock held by another connection is waited out as long as the longer of the two connections'
+        // busy timeouts (`--busy-timeout`), counted from the first step that found it.
+        let patience = Duration.milliseconds(max(busyTimeout, destination.busyTimeout))
+        var busySince: ContinuousClock.Instant?
         var gate = beforeFinalStep
         var startedCode: Int32?
         if gate != nil {
@@ -56,7 +59,7 @@ extension Connection {
             let remaining = Int(sqlite3_backup_remaining(backup))
             switch rc {
             case SQLITE_OK, SQLITE_DONE:
-                busyWaits = 0
+                busySince = nil
                 try progress(BackupProgress(copiedPages: total - remaining, totalPages: total, steps: steps))
                 if rc == SQLITE_DONE {
                     finished = true
@@ -67,10 +70,10 @@ extension Connection {
                     return
                 }
             case SQLITE_BUSY, SQLITE_LOCKED:
-                // The destination or source is locked by someone else: wait a little and try again,
-                // for about as long as a busy timeout of 5 s, counted in consecutive waits.
-                busyWaits += 1
-                if busyWaits > 500 {
+                // The destination or source is locked by someone else: wait a little and try again.
+                let since = busySince ?? ContinuousClock.now
+                busySince = since
+                if ContinuousClock.now - since >= patience {
                     throw SQLiteError(code: rc, message: "database is locked", context: "copying \(path) with the online backup API")
                 }
                 sqlite3_sleep(10)
@@ -83,15 +86,12 @@ extension Connection {
     /// Runs `body` inside a read transaction (`BEGIN` then a read of the schema), so everything
     /// it reads through this connection is one point in time. Ends with `COMMIT` (nothing was written).
     public func withReadTransaction<R>(_ body: () throws -> R) throws -> R {
-        try execute("BEGIN DEFERRED")
-        do {
+        var result: R?
+        try inTransaction(.deferred) {
             _ = try scalar("SELECT count(*) FROM sqlite_schema")
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            if !isAutocommit { try? execute("ROLLBACK") }
-            throw error
+            result = try body()
+            return .commit
         }
+        return result!
     }
 }

@@ -66,6 +66,19 @@ extension Connection {
         try inSavepoint { (.commit, try body()) }
     }
 
+    /// Runs `body` in a savepoint and returns nil; when it fails on a constraint (`SQLITE_CONSTRAINT`),
+    /// rolls its work back and returns that error instead, for the caller to report or work around.
+    /// - Throws: any other error, after rolling the savepoint back.
+    public func constraintViolation(inSavepoint body: () throws -> Void) throws -> SQLiteError? {
+        do {
+            try inSavepoint { try body() }
+            return nil
+        } catch {
+            guard let error = error as? SQLiteError, error.isConstraint else { throw error }
+            return error
+        }
+    }
+
     /// The triggers defined on `tables` of the main schema (all tables when nil), found by the table
     /// they are on (`sqlite_schema.tbl_name`), never by name: `(name, sql)` in creation order.
     public func triggers(on tables: [String]? = nil) throws(SQLiteError) -> [(name: String, sql: String)] {
@@ -164,5 +177,51 @@ extension Connection {
         let objects = try scratch.schemaObjects()
         try scratch.close()
         return objects
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Connection {
+    /// A `file:` URI for `path` (made absolute, percent-encoded), with `mode=ro` when `readOnly`, and
+    /// any further `parameters` (`immutable=1`), to open or attach.
+    public static func fileURI(_ path: String, readOnly: Bool, parameters: [String] = []) -> String {
+        var absolute = path
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            if getcwd(&buffer, buffer.count) != nil {
+                absolute = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
+            }
+        }
+        var encoded = ""
+        for byte in absolute.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                encoded.append(Character(Unicode.Scalar(byte)))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                encoded += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0xF)])
+            }
+        }
+        let query = (readOnly ? ["mode=ro"] : []) + parameters
+        return "file:" + encoded + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+    }
+
+    /// Attaches the database at `path` (a file path, or a `file:` URI used as it is) under `name`.
+    /// `readOnly` attaches it `mode=ro`: nothing done through this connection can write to it.
+    /// The corresponding SQL is `ATTACH DATABASE`.
+    public func attach(_ path: String, as name: String, readOnly: Bool) throws(SQLiteError) {
+        let target = path.hasPrefix("file:") ? path : readOnly ? Self.fileURI(path, readOnly: true) : path
+        try execute("ATTACH DATABASE '\(target.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''"))' AS \(Self.quoteIdentifier(name))")
+    }
+
+    /// Detaches the database attached as `name` (`DETACH DATABASE`).
+    public func detach(_ name: String) throws(SQLiteError) {
+        try execute("DETACH DATABASE \(Self.quoteIdentifier(name))")
     }
 }

@@ -286,9 +286,11 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         let db = try Connection(path: path, mode: .readWriteCreate)
         try db.execute(try SchemaCatalog.currentSQL)
         try db.execute("INSERT INTO key_value_store (key, value, updated_at) VALUES ('app_version', '1.3.0', 1), ('schema_version', '2026-future', 1)")
-        try db.execute("BEGIN")
-        let applied = try Migrator.apply(db)
-        try db.execute("COMMIT")
+        var applied: [String] = []
+        try db.inTransaction {
+            applied = try Migrator.apply(db)
+            return .commit
+        }
         #expect(applied == ["normalize_history_device_ids"])
         #expect(try db.scalar("SELECT value FROM key_value_store WHERE key = 'app_version'").string == "1.3.0")
         #expect(try db.scalar("SELECT value FROM key_value_store WHERE key = 'schema_version'").string == "2026-future")
