@@ -67,7 +67,8 @@ let package = Package(
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
         .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupHTTPTests", dependencies: ["BackupHTTP", "BackupDigest", "BackupTestSupport"]),
-        .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport"]),
+        .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport",
+                                                          .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "BackupCoreTests", dependencies: [
             "BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
 /// Writes a `.tar.zst` whose small leading entries (the manifest) are only known after its large last
 /// entry (the database) has been streamed, yet come first in the archive.
@@ -10,9 +8,12 @@ import Glibc
 /// compressed into the reserved space at offset 0 and the rest of that space becomes a skippable frame,
 /// which every zstd decoder (libarchive, the `zstd` tool) passes over. Decompressed, the file is one
 /// ordinary tar stream with the head's entries first. Writes use `pwrite`; the caller owns, syncs and
-/// closes the descriptor. Use it from one thread at a time (it may be handed from one to another).
+/// closes the descriptor. Use it from one thread at a time.
+///
+/// `@unchecked Sendable`: the body is written on a compressor thread and the head afterwards on the
+/// caller's, handed over once the body's thread has ended (the only mutable state is the body's size).
 public final class StreamedArchiveWriter: @unchecked Sendable {
-    private let fd: Int32
+    private let fd: FileDescriptor
     private let level: Int
     private let threads: Int
     private let jobSize: Int
@@ -25,7 +26,7 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
     ///   - headReservation: bytes kept free at the start for the compressed head; see ``reservation(for:level:)``.
     ///   - threads: zstd workers for the body (the core count).
     ///   - jobSize: bytes per zstd job; memory is about threads × 2-3 × jobSize.
-    public init(fileDescriptor: Int32, compressionLevel: Int, threads: Int, jobSize: Int = 2 << 20,
+    public init(fileDescriptor: FileDescriptor, compressionLevel: Int, threads: Int, jobSize: Int = 2 << 20,
                 headReservation: Int, context: String) {
         self.fd = fileDescriptor
         self.level = compressionLevel
@@ -101,15 +102,11 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
     }
 
     private func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ArchiveError) {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                throw ArchiveError(code: -1, errno: code, message: String(cString: strerror(code)), context: "writing \(context)")
-            }
-            done += n
+        do {
+            _ = try fd.writeAll(toAbsoluteOffset: offset, bytes)
+        } catch {
+            let code = (error as? Errno)?.rawValue ?? 0
+            throw ArchiveError(code: -1, errno: code, message: "\(error)", context: "writing \(context)")
         }
     }
 }

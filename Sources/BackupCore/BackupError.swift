@@ -1,5 +1,6 @@
 import BackupArchive
 import BackupSQLite
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -110,6 +111,14 @@ extension BackupError {
             return BackupError(.noPermission, "\(doing): permission denied reading \(path)", cause: error, file: file, line: line)
         }
         return BackupError(.dataError, "\(doing): \(path) is not a readable archive: \(error.message)", cause: error, file: file, line: line)
+    }
+
+    /// ``posix(_:_:path:creating:file:line:)`` for what swift-system threw: an `Errno`, or anything else
+    /// (reported as an I/O error).
+    static func posix(_ error: any Error, _ doing: String, path: String, creating: Bool,
+                      file: String = #fileID, line: Int = #line) -> BackupError {
+        guard let error = error as? Errno else { return BackupError(.ioError, "\(doing): \(error) (\(path))", file: file, line: line) }
+        return posix(error.rawValue, doing, path: path, creating: creating, file: file, line: line)
     }
 
     /// Classifies an errno from a file operation.

@@ -86,13 +86,13 @@ public struct Exporter: Sendable {
         logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
 
         // What killed or crashed runs left beside the archive (hidden temporary archives and snapshots).
-        FileSystem.removeStaleLeftovers(in: outputDirectory)
+        TemporaryFiles.removeStale(in: outputDirectory)
         var snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
                                       pagesPerStep: options.pagesPerStep, progress: progress)
         let source = try snapshotter.openSource()
-        let snapshotPath = FileSystem.temporarySibling(of: finalPath, suffix: "snapshot")
-        TemporaryFiles.shared.register(snapshotPath)
-        defer { TemporaryFiles.shared.remove(snapshotPath) }
+        // The snapshot: SQLite writes it (the backup, or the partial copy); it never outlives the export.
+        let snapshot = try TemporaryFile(beside: finalPath, suffix: "snapshot", doing: "creating the snapshot")
+        let snapshotPath = snapshot.path
 
         let clock = ContinuousClock()
         var phaseStart = clock.now
@@ -104,14 +104,17 @@ public struct Exporter: Sendable {
         let manifest: Manifest, bytes: Int64, publishedPath: String
         switch kind {
         case .full:
-            do {
-                guard options.packWhileCopying else { throw StreamingUnavailable() }
+            // One pass (compressing while copying) when the snapshot's writes can be watched; else the
+            // snapshot first, packed afterwards. Decided here, before any work.
+            let pageSize = try Self.pageSize(of: source, path: sourcePath)
+            if options.packWhileCopying, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
                 (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
-                                                                  snapshotPath: snapshotPath, destination: destination, options: options)
-            } catch is StreamingUnavailable {
+                                                                  snapshot: snapshot, streaming: streaming, destination: destination,
+                                                                  options: options)
+            } else {
                 do {
                     try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
-                } catch let error as SQLiteError {
+                } catch {
                     throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
                 }
                 let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
@@ -123,6 +126,7 @@ public struct Exporter: Sendable {
         case .partial:
             guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
                 logger.info("nothing to export: no session matches the selection")
+                withExtendedLifetime(snapshot) {}
                 return ExportResult()
             }
             try? source.close()
@@ -135,8 +139,18 @@ public struct Exporter: Sendable {
             (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
             phaseDone("pack")
         }
+        withExtendedLifetime(snapshot) {}
         logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
         return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
+    }
+
+    /// The source's page size (fixed while the app runs in WAL mode).
+    static func pageSize(of source: Connection, path: String) throws -> Int64 {
+        do {
+            return try source.scalar("PRAGMA page_size").int64 ?? 4096
+        } catch {
+            throw BackupError.sqlite(error, "reading the database", path: path)
+        }
     }
 
     /// Builds the manifest from `db` (the snapshot, or the source inside the read transaction the
@@ -198,21 +212,14 @@ public struct Exporter: Sendable {
         let checks = SnapshotChecks(snapshotPath: snapshotPath, sourcePath: sourcePath)
         defer { _ = try? checks.wait() }
 
-        let temporaryPath = FileSystem.temporarySibling(of: finalPath, suffix: "tmp")
-        let fd = try FileSystem.createExclusive(temporaryPath, doing: "creating the archive")
-        TemporaryFiles.shared.register(temporaryPath)
-        var published = false
-        defer {
-            if !published { TemporaryFiles.shared.remove(temporaryPath) }
-        }
+        let archive = try TemporaryFile(beside: finalPath, suffix: "tmp", doing: "creating the archive")
         var manifest = draft
         var archiveBytes: Int64 = 0
         do {
-            defer { close(fd) }
             var reservation = try StreamedArchiveWriter.reservation(for: try head(draft), level: options.compressionLevel)
             while true {
-                let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
-                                                   threads: options.threads, headReservation: reservation, context: temporaryPath)
+                let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
+                                                   threads: options.threads, headReservation: reservation, context: archive.path)
                 var packed: Int64 = 0
                 try writer.writeBody(size: databaseSize) { write in
                     try FileSystem.readChunks(snapshotPath, doing: "packing the snapshot") { chunk in
@@ -228,16 +235,14 @@ public struct Exporter: Sendable {
                 }
                 // The real manifest compressed worse than the draft: once more with room to spare.
                 reservation = ZstdCompressor.bound(try head(manifest).count) + 8
-                guard ftruncate(fd, 0) == 0 else { throw BackupError.posix(errno, "rewriting the archive", path: temporaryPath, creating: true) }
+                try archive.truncate(doing: "rewriting the archive")
             }
-            try FileSystem.fsync(fd, path: temporaryPath, doing: "syncing the archive")
+            try archive.sync(doing: "syncing the archive")
         } catch let error as ArchiveError {
             throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
         }
         progress?(ProgressEvent(phase: .check, done: 1, total: 1))
-        let publishedPath = try destination.publish(temporaryPath)
-        published = true
-        TemporaryFiles.shared.remove(temporaryPath)
+        let publishedPath = try archive.commit(to: destination)
         return (manifest, archiveBytes, publishedPath)
     }
 

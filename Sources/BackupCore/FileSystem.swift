@@ -1,10 +1,12 @@
 import Foundation
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The few POSIX file operations the operations need, each failing with a ``BackupError``
-/// that names the path.
+/// The file system calls of the operations layer, in one place: through swift-system's `FileDescriptor`
+/// (EINTR retried, descriptors closed by their owner), every failure a ``BackupError`` that names the path.
+/// Temporary files, and what killed runs leave behind, are in TemporaryFiles.swift.
 enum FileSystem {
     static func exists(_ path: String) -> Bool {
         var st = stat()
@@ -28,57 +30,62 @@ enum FileSystem {
         return Int64(st.f_bavail) * Int64(st.f_frsize)
     }
 
-    /// Whether process `pid` is alive (it may belong to another user).
-    static func isAlive(_ pid: Int32) -> Bool {
-        pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
-    }
-
-    /// The process id stamped in a name this tool gives its temporary files and folders, when the name is
-    /// one of them: `.NAME.tmp-PID-HEX`, `.NAME.snapshot-PID-HEX` (with SQLite's `-journal`, `-wal`,
-    /// `-shm` companions) and `ptc-backup-verify-PID-XXXXXX`.
-    static func temporaryOwner(of name: String) -> Int32? {
-        if name.hasPrefix("ptc-backup-verify-") {
-            return name.dropFirst("ptc-backup-verify-".count).split(separator: "-").first.flatMap { Int32($0) }
+    /// Creates a new file with mode 0600 that did not exist before (`O_CREAT | O_EXCL`), open for reading
+    /// and writing. The caller closes it.
+    static func createExclusive(_ path: String, doing: String) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
+                                           permissions: [.ownerReadWrite])
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: true)
         }
-        guard name.hasPrefix(".") else { return nil }
-        var parts = name.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        if let last = parts.last, ["journal", "wal", "shm"].contains(last) { parts.removeLast() }
-        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil,
-              [".tmp", ".snapshot"].contains(where: parts[parts.count - 3].hasSuffix) else { return nil }
-        return pid
     }
 
-    /// Removes what runs of this tool that are gone (killed, crashed) left in `directory`: temporary
-    /// archives and snapshots beside their final names, and extraction folders. Returns the names removed.
-    @discardableResult
-    static func removeStaleLeftovers(in directory: String) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        var removed: [String] = []
-        for name in names {
-            guard let pid = temporaryOwner(of: name), !isAlive(pid) else { continue }
-            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
-            removed.append(name)
+    /// Opens an existing file for reading. The caller closes it.
+    static func openForReading(_ path: String, doing: String) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: false)
         }
-        return removed
     }
 
-    /// Creates a new file with mode 0600 that did not exist before (`O_CREAT | O_EXCL`).
-    static func createExclusive(_ path: String, doing: String) throws -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BackupError.posix(errno, doing, path: path, creating: true) }
-        return fd
+    /// `fsync(2)` of `descriptor` (the file at `path`), so that what was written survives a crash.
+    static func sync(_ descriptor: FileDescriptor, path: String, doing: String) throws {
+        do {
+            try descriptor.sync()
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: true)
+        }
     }
 
-    static func fsync(_ fd: Int32, path: String, doing: String) throws {
-        guard Glibc.fsync(fd) == 0 else { throw BackupError.posix(errno, doing, path: path, creating: true) }
-    }
-
-    /// Syncs a directory, so that a rename or link in it survives a crash.
+    /// Syncs a directory, so that a rename or link in it survives a crash (best effort).
     static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = Glibc.fsync(fd)
-        close(fd)
+        guard let folder = try? FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec]) else { return }
+        try? folder.closeAfter { try folder.sync() }
+    }
+
+    /// The names in the folder at `path` (not `.` and `..`), in no particular order.
+    /// - Throws: ``BackupError`` from the errno of `opendir`/`readdir` (missing folder `noInput`,
+    ///   permission `noPermission`).
+    static func contents(of path: String, doing: String) throws -> [String] {
+        guard let folder = opendir(path) else { throw BackupError.posix(errno, doing, path: path, creating: false) }
+        defer { closedir(folder) }
+        var names: [String] = []
+        errno = 0
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        guard errno == 0 else { throw BackupError.posix(errno, doing, path: path, creating: false) }
+        return names
+    }
+
+    /// Removes the file at `path` when there is one (best effort: what could not be removed stays).
+    static func remove(_ path: String) {
+        unlink(path)
     }
 
     /// Publishes `temporary` as `final` without ever replacing an existing `final`:
@@ -96,7 +103,7 @@ enum FileSystem {
         precondition(!candidates.isEmpty, "publish needs a name")
         for final in candidates {
             if link(temporary, final) == 0 {
-                unlink(temporary)
+                remove(temporary)
             } else if errno == EEXIST {
                 continue
             } else if errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EXDEV {
@@ -126,23 +133,43 @@ enum FileSystem {
     /// Reads a file in chunks of `chunkSize`, handing each to `body`.
     static func readChunks(_ path: String, chunkSize: Int = 1 << 20, doing: String,
                            _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackupError.posix(errno, doing, path: path, creating: false) }
-        defer { close(fd) }
+        let file = try openForReading(path, doing: doing)
+        defer { try? file.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
         defer { buffer.deallocate() }
         while true {
-            let n = read(fd, buffer.baseAddress, chunkSize)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BackupError.posix(errno, doing, path: path, creating: false)
+            let n: Int
+            do {
+                n = try file.read(into: buffer)
+            } catch {
+                throw BackupError.posix(error, doing, path: path, creating: false)
             }
             if n == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
     }
 
-    /// A unique hidden name beside `final`, e.g. `.name.tmp-1234-ab12cd`.
+    /// Writes all of `bytes` at the end of what was written to `file` (the file at `path`).
+    static func write(_ file: FileDescriptor, _ bytes: UnsafeRawBufferPointer, path: String, doing: String) throws {
+        do {
+            _ = try file.writeAll(bytes)
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: true)
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes of `file` (the file at `path`) at `offset`; 0 at its end.
+    static func read(_ file: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64,
+                     path: String, doing: String) throws -> Int {
+        do {
+            return try file.read(fromAbsoluteOffset: offset, into: buffer)
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: false)
+        }
+    }
+
+    /// A unique hidden name beside `final`, stamped with this process's id (``TemporaryFiles/owner(of:)``
+    /// reads it back): `.NAME.SUFFIX-PID-HEX`.
     static func temporarySibling(of final: String, suffix: String) -> String {
         let dir = (final as NSString).deletingLastPathComponent
         let base = (final as NSString).lastPathComponent
@@ -170,39 +197,12 @@ enum FileSystem {
     }
 }
 
-/// Files and folders that must not outlive the process: temporary archives, snapshots, extraction
-/// folders. The CLI's signal handler removes what is registered here before it exits.
-public final class TemporaryFiles: @unchecked Sendable {
-    public static let shared = TemporaryFiles()
-    private let lock = NSLock()
-    private var paths: Set<String> = []
-
-    public func register(_ path: String) {
-        lock.lock(); defer { lock.unlock() }
-        paths.insert(path)
-    }
-
-    /// Unregisters and deletes `path` (a folder with everything in it), and SQLite's companions of a file.
-    public func remove(_ path: String) {
-        lock.lock()
-        paths.remove(path)
-        lock.unlock()
-        Self.delete(path)
-    }
-
-    /// Deletes everything registered (from a signal handler's queue).
-    public func removeAll() {
-        lock.lock(); defer { lock.unlock() }
-        for path in paths { Self.delete(path) }
-        paths.removeAll()
-    }
-
-    private static func delete(_ path: String) {
-        if FileSystem.isDirectory(path) {
-            try? FileManager.default.removeItem(atPath: path)
-            return
+extension FileDescriptor {
+    /// `fsync(2)`, retried when a signal interrupts it.
+    func sync() throws(Errno) {
+        while Glibc.fsync(rawValue) != 0 {
+            let error = Errno(rawValue: errno)
+            guard error == .interrupted else { throw error }
         }
-        unlink(path)
-        for suffix in ["-journal", "-wal", "-shm"] { unlink(path + suffix) }
     }
 }

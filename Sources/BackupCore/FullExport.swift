@@ -13,6 +13,9 @@ import Glibc
 /// Page 1 is left out: the backup rewrites its header at the end, so it travels in the archive's head.
 /// Any write to a page the compressor has already read, or any write that is not whole pages past page 1,
 /// marks the feed unstable, and the exporter then packs the finished snapshot again from the start.
+///
+/// `@unchecked Sendable`: written by SQLite's thread (through the VFS), read by the compressor's; every
+/// field is guarded by `condition`, which the compressor also waits on for new pages.
 final class PageFeed: @unchecked Sendable {
     let pageSize: Int64
     private let condition = NSCondition()
@@ -101,6 +104,21 @@ final class PageFeed: @unchecked Sendable {
     }
 }
 
+/// What a one-pass full export needs before it starts: the feed of written pages and the watch on the
+/// snapshot file that fills it. Made up front, from what is known: when the write-watching VFS cannot
+/// watch the file, the export takes the snapshot first and packs it afterwards.
+struct StreamingSetup {
+    let feed: PageFeed
+    let watch: WriteWatch
+
+    /// nil when the `ptc-tee` VFS cannot watch `snapshotPath` (not registered, or every slot taken).
+    static func make(snapshotPath: String, pageSize: Int64) -> StreamingSetup? {
+        let feed = PageFeed(pageSize: pageSize)
+        guard let watch = try? WriteWatch(path: snapshotPath, handler: { feed.record($0) }) else { return nil }
+        return StreamingSetup(feed: feed, watch: watch)
+    }
+}
+
 extension Exporter {
     /// A full export in one pass over the data: while the online backup copies the database into the
     /// snapshot file, the pages it has written are compressed into the archive; then the snapshot's
@@ -108,30 +126,27 @@ extension Exporter {
     /// page 1) is written last into the space kept for it at the start of the archive (see
     /// ``StreamedArchiveWriter``). The manifest's counts are read from the source inside the same read
     /// transaction as the backup, so they describe exactly the state copied. Should SQLite rewrite a page
-    /// after it was compressed, the finished snapshot is packed again from the start, the plain way.
-    func exportFull(source: Connection, snapshotter: Snapshotter, sourcePath: String, snapshotPath: String,
-                    destination: ArchiveDestination, options: ExportOptions) throws -> (Manifest, Int64, String) {
+    /// after it was compressed (the feed says so), the finished snapshot is packed again from the start,
+    /// the plain way.
+    func exportFull(source: Connection, snapshotter: Snapshotter, sourcePath: String, snapshot: TemporaryFile,
+                    streaming: StreamingSetup, destination: ArchiveDestination, options: ExportOptions) throws -> (Manifest, Int64, String) {
         let finalPath = destination.path
-        close(try FileSystem.createExclusive(snapshotPath, doing: "creating the snapshot"))
+        let snapshotPath = snapshot.path
+        let archive = try TemporaryFile(beside: finalPath, suffix: "tmp", doing: "creating the archive")
         var draft: Manifest?
-        var streamed: StreamedBody?
+        var body: StreamedBody?
         do {
             try source.withReadTransaction {
                 let described = try describe(source, sourcePath: sourcePath, kind: .full, options: options,
                                              selection: nil, skippedTables: [])
                 draft = described
-                streamed = try streamBackup(source: source, snapshotter: snapshotter, snapshotPath: snapshotPath,
-                                            finalPath: finalPath, draft: described, options: options)
+                body = try streamBackup(source: source, snapshotter: snapshotter, snapshot: snapshot, archive: archive,
+                                        streaming: streaming, draft: described, options: options)
             }
-        } catch let error as SQLiteError {
+        } catch {
             throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
         }
-        guard var manifest = draft, let body = streamed else { throw BackupError(.software, "the snapshot produced no manifest") }
-        var published = false
-        defer {
-            close(body.fd)
-            if !published { TemporaryFiles.shared.remove(body.temporaryPath) }
-        }
+        guard var manifest = draft, let body else { throw BackupError(.software, "the snapshot produced no manifest") }
 
         let pageSize = Int64(manifest.source.pageSize)
         let checks = SnapshotChecks(snapshotPath: snapshotPath, sourcePath: sourcePath)
@@ -140,79 +155,61 @@ extension Exporter {
         let bodyOutcome = Result { try body.compressor.wait() }
         manifest.entries[0].sha256 = try checks.wait()
         progress?(ProgressEvent(phase: .check, done: 1, total: 1))
+        if case .failure(let error) = bodyOutcome {
+            if let error = error as? ArchiveError { throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true) }
+            throw error
+        }
 
         let expectedSize = manifest.entries[0].size
         var reason: String?
-        if body.feed.unstable { reason = "a page was written again after it was compressed" }
+        if streaming.feed.unstable { reason = "a page was written again after it was compressed" }
         if let size = FileSystem.size(of: snapshotPath), size != expectedSize {
             reason = "the snapshot has \(size) bytes, the source \(expectedSize)"
         }
-        if case .failure(let error) = bodyOutcome {
-            if let error = error as? ArchiveError, error.errno != 0 {
-                throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
-            }
-            if let error = error as? BackupError, error.code != .software { throw error }
-            reason = reason ?? "\(error)"
-        }
         if reason == nil {
             do {
-                let page1 = try Self.readPage1(snapshotPath, pageSize: Int(pageSize))
+                let page1 = try Self.readPage1(snapshot, pageSize: Int(pageSize))
                 let head = try headBytes(manifest, bodyEntrySize: expectedSize, mtime: Int64(options.now.timeIntervalSince1970)) + page1
-                reason = "the manifest did not fit the space kept for it"
                 if try body.writer.writeHead(head) {
-                    try FileSystem.fsync(body.fd, path: body.temporaryPath, doing: "syncing the archive")
-                    let publishedPath = try destination.publish(body.temporaryPath)
-                    published = true
-                    TemporaryFiles.shared.remove(body.temporaryPath)
-                    return (manifest, body.writer.totalBytes, publishedPath)
+                    try archive.sync(doing: "syncing the archive")
+                    return (manifest, body.writer.totalBytes, try archive.commit(to: destination))
                 }
+                reason = "the manifest did not fit the space kept for it"
             } catch let error as ArchiveError {
                 throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
             }
         }
         logger.info("packing the snapshot again from the start", metadata: ["reason": "\(reason ?? "unknown")"])
-        TemporaryFiles.shared.remove(body.temporaryPath)
         return try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: manifest, to: destination, options: options)
     }
 
     /// The archive being written while the backup runs.
     struct StreamedBody {
-        let temporaryPath: String
-        let fd: Int32
         let writer: StreamedArchiveWriter
-        let feed: PageFeed
-        let compressor: BackgroundTask
+        let compressor: BackgroundTask<Void>
     }
 
-    /// Runs the backup into `snapshotPath` while a compressor thread packs the pages as they land.
-    private func streamBackup(source: Connection, snapshotter: Snapshotter, snapshotPath: String, finalPath: String,
-                              draft: Manifest, options: ExportOptions) throws -> StreamedBody {
+    /// Runs the backup into the snapshot while a compressor thread packs its pages as they land. A feed
+    /// that turns unstable only ends the stream (the exporter then packs the finished snapshot again);
+    /// a failure to write the archive (a full disk) stops the backup too.
+    private func streamBackup(source: Connection, snapshotter: Snapshotter, snapshot: TemporaryFile, archive: TemporaryFile,
+                              streaming: StreamingSetup, draft: Manifest, options: ExportOptions) throws -> StreamedBody {
         let pageSize = Int64(draft.source.pageSize)
         let pageCount = Int64(draft.source.pageCount)
         let entrySize = draft.entries[0].size
         let mtime = Int64(options.now.timeIntervalSince1970)
         let reservation = try StreamedArchiveWriter.reservation(for: try headBytes(draft, bodyEntrySize: entrySize, mtime: mtime),
                                                                 level: options.compressionLevel) + Int(pageSize) + 64
-        let temporaryPath = FileSystem.temporarySibling(of: finalPath, suffix: "tmp")
-        let fd = try FileSystem.createExclusive(temporaryPath, doing: "creating the archive")
-        TemporaryFiles.shared.register(temporaryPath)
-        let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: options.compressionLevel,
-                                           threads: options.threads, headReservation: reservation, context: temporaryPath)
-        let feed = PageFeed(pageSize: pageSize)
-        guard let watch = try? WriteWatch(path: snapshotPath, handler: { feed.record($0) }) else {
-            close(fd)
-            TemporaryFiles.shared.remove(temporaryPath)
-            throw StreamingUnavailable()
-        }
-        defer { watch.stop() }
-        let failed = FlagBox()
-        let compressor = BackgroundTask {
+        let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
+                                           threads: options.threads, headReservation: reservation, context: archive.path)
+        let feed = streaming.feed
+        defer { streaming.watch.stop() }
+        let failed = Flag()
+        let input = snapshot.descriptor, snapshotPath = snapshot.path
+        let compressor = BackgroundTask<Void> {
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+            defer { chunk.deallocate() }
             do {
-                let input = open(snapshotPath, O_RDONLY | O_CLOEXEC)
-                guard input >= 0 else { throw BackupError.posix(errno, "reading the snapshot", path: snapshotPath, creating: false) }
-                defer { close(input) }
-                let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
-                defer { chunk.deallocate() }
                 let bodySize = max(0, pageCount - 1) * pageSize
                 try writer.writeBody(size: bodySize, entrySize: entrySize) { write in
                     while let run = feed.nextRun() {
@@ -220,10 +217,11 @@ extension Exporter {
                         let end = run.upperBound * pageSize
                         while offset < end {
                             let want = Int(min(Int64(chunk.count), end - offset))
-                            let n = pread(input, chunk.baseAddress, want, off_t(offset))
-                            if n < 0 && errno == EINTR { continue }
+                            let n = try FileSystem.read(input, into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]), at: offset,
+                                                        path: snapshotPath, doing: "reading the snapshot")
                             guard n > 0 else {
-                                throw BackupError(.software, "the snapshot ended early at byte \(offset)")
+                                feed.abandon() // a page reported written is not there: pack again afterwards
+                                return
                             }
                             try write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
                             offset += Int64(n)
@@ -233,15 +231,9 @@ extension Exporter {
                     }
                 }
             } catch {
-                // A full disk or an unreadable file stops the backup too. Anything else (an unstable
-                // feed, a page not where it should be) only ends the stream: the exporter then packs
-                // the finished snapshot again, so the backup goes on.
-                if (error as? ArchiveError).map({ $0.errno != 0 }) ?? false
-                    || (error as? BackupError).map({ $0.code != .software }) ?? false {
-                    failed.set()
-                } else {
-                    feed.abandon()
-                }
+                // An abandoned feed leaves the body short: not a failure, the snapshot is packed again.
+                if feed.unstable { return }
+                failed.set()
                 throw error
             }
         }
@@ -249,20 +241,18 @@ extension Exporter {
             try snapshotter.full(from: source, to: snapshotPath, vfs: WriteWatch.vfsName, abortIf: { failed.isSet })
         } catch {
             feed.finish()
-            let packing = Result { try compressor.wait() }
-            close(fd)
-            TemporaryFiles.shared.remove(temporaryPath)
             // When packing failed first, its error is the one that says what went wrong.
-            if failed.isSet, case .failure(let packingError) = packing {
+            if failed.isSet, case .failure(let packingError) = Result(catching: { try compressor.wait() }) {
                 if let archiveError = packingError as? ArchiveError {
-                    throw BackupError.archive(archiveError, "writing the archive", path: finalPath, writing: true)
+                    throw BackupError.archive(archiveError, "writing the archive", path: archive.path, writing: true)
                 }
                 throw packingError
             }
+            _ = try? compressor.wait()
             throw error
         }
         feed.finish()
-        return StreamedBody(temporaryPath: temporaryPath, fd: fd, writer: writer, feed: feed, compressor: compressor)
+        return StreamedBody(writer: writer, compressor: compressor)
     }
 
     /// The tar bytes before the database's content: the manifest entry and the database's header.
@@ -273,25 +263,12 @@ extension Exporter {
             body: TarLayout.Entry(path: Manifest.databaseEntryName, size: bodyEntrySize, modificationTime: mtime))
     }
 
-    private static func readPage1(_ path: String, pageSize: Int) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BackupError.posix(errno, "reading the snapshot", path: path, creating: false) }
-        defer { close(fd) }
+    private static func readPage1(_ snapshot: TemporaryFile, pageSize: Int) throws -> [UInt8] {
         var page = [UInt8](repeating: 0, count: pageSize)
-        let n = page.withUnsafeMutableBytes { pread(fd, $0.baseAddress, pageSize, 0) }
-        guard n == pageSize else { throw BackupError(.ioError, "could not read page 1 of the snapshot \(path)") }
+        let n = try page.withUnsafeMutableBytes {
+            try FileSystem.read(snapshot.descriptor, into: $0, at: 0, path: snapshot.path, doing: "reading the snapshot")
+        }
+        guard n == pageSize else { throw BackupError(.ioError, "could not read page 1 of the snapshot \(snapshot.path)") }
         return page
     }
-}
-
-/// The one-pass export cannot run here (the write-watching VFS is unavailable); take the snapshot
-/// first and pack it afterwards.
-struct StreamingUnavailable: Error {}
-
-/// A flag set on one thread and read on others.
-final class FlagBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -80,7 +80,7 @@ public struct Importer: Sendable {
         var verifier = Verifier(logger: logger, progress: progress)
         verifier.temporaryDirectory = options.temporaryDirectory ?? targetDirectory
         // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
-        FileSystem.removeStaleLeftovers(in: targetDirectory)
+        TemporaryFiles.removeStale(in: targetDirectory)
         let workspace = try verifier.makeWorkspace()
         defer { TemporaryFiles.shared.remove(workspace) }
         let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
@@ -394,71 +394,5 @@ public struct Importer: Sendable {
         } catch let error as SQLiteError {
             throw BackupError.sqlite(error, "restoring into the target", path: target)
         }
-    }
-}
-
-/// ``Verifier/checkDatabase(_:manifest:problems:)`` of an extracted archive database, on its own thread.
-final class DatabaseCheck: @unchecked Sendable {
-    private let task: BackgroundTask
-    private let result = Box()
-    private let archive: String
-
-    private final class Box: @unchecked Sendable {
-        var problems: [String] = []
-        var tables: [Manifest.Table] = []
-    }
-
-    init(verifier: Verifier, database: String, manifest: Manifest, archive: String) {
-        self.archive = archive
-        let result = result
-        task = BackgroundTask {
-            var problems: [String] = []
-            result.tables = verifier.checkDatabase(database, manifest: manifest, problems: &problems)
-            result.problems = problems
-        }
-    }
-
-    /// Waits for the check; returns the database's row counts.
-    /// - Throws: ``BackupError`` `dataError` naming the problems found.
-    func wait() throws -> [Manifest.Table] {
-        try task.wait()
-        guard result.problems.isEmpty else { throw Importer.failedVerification(archive, result.problems) }
-        return result.tables
-    }
-}
-
-/// `migrate`: brings a database to the current schema in place, after saving it as an archive.
-public struct DatabaseMigration: Sendable {
-    public var logger: Logger
-
-    public init(logger: Logger = Logger(label: "ptc-backup.migrate", factory: { _ in SwiftLogNoOpLogHandler() })) {
-        self.logger = logger
-    }
-
-    /// - Throws: ``BackupError``; on failure the database is unchanged (one transaction).
-    public func run(databasePath: String?, dryRun: Bool = false, options: ImportOptions) throws -> MigrateReport {
-        let path = try DatabaseLocator(environment: options.environment).locate(explicit: databasePath)
-        let plan: Migrator.Plan
-        do {
-            let db = try Connection(path: path, mode: .readOnly, busyTimeout: options.busyTimeout)
-            plan = try Migrator.plan(db)
-            try db.close()
-        } catch {
-            throw BackupError.sqlite(error, "reading the database", path: path)
-        }
-        var report = MigrateReport(database: path, applied: plan.steps, notApplicable: [], safetyArchive: nil, dryRun: dryRun)
-        guard !plan.isCurrent, !dryRun else { return report }
-        report.safetyArchive = try Importer(logger: logger).saveSafetyArchive(of: path, reason: "before-migrate", options: options)
-        do {
-            let db = try Connection(path: path, mode: .readWrite, busyTimeout: options.busyTimeout)
-            try db.inTransaction(.immediate) {
-                report.applied = try Migrator.apply(db, now: options.now)
-                return .commit
-            }
-            try db.close()
-        } catch let error as SQLiteError {
-            throw BackupError.sqlite(error, "migrating", path: path)
-        }
-        return report
     }
 }

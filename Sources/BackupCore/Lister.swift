@@ -11,12 +11,7 @@ public struct Lister: Sendable {
         guard FileSystem.isDirectory(directory) else {
             throw BackupError(.noInput, "folder not found: \(directory) does not exist or is not a folder")
         }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        } catch {
-            throw BackupError(.noPermission, "cannot read the folder \(directory): \((error as NSError).localizedDescription)")
-        }
+        let names = try FileSystem.contents(of: directory, doing: "reading the folder")
         var items: [ListReport.Item] = []
         for name in names where name.hasSuffix(".tar.zst") && !name.hasPrefix(".") {
             let path = (directory as NSString).appendingPathComponent(name)

@@ -4,6 +4,7 @@ import BackupModel
 import BackupSQLite
 import Foundation
 import Logging
+import SystemPackage
 
 /// Proves an archive complete: every entry's size and SHA-256 against the manifest, full
 /// decompression, `integrity_check` and `foreign_key_check` of the database, and its row counts
@@ -108,7 +109,8 @@ public struct Verifier: Sendable {
             // Only the database is written out (to check it with SQLite); other entries are hashed.
             let isDatabase = header.path == Manifest.databaseEntryName
             let outPath = (workspace as NSString).appendingPathComponent("entry-\(seen.count).bin")
-            let output: FileHandle? = isDatabase ? try createFile(outPath) : nil
+            let output: FileDescriptor? = isDatabase ? try FileSystem.createExclusive(outPath, doing: "extracting the database") : nil
+            defer { try? output?.close() }
             // Hashing runs on its own thread while the next chunks are decompressed and written.
             let pipe = HashingPipe()
             var size: Int64 = 0
@@ -123,7 +125,7 @@ public struct Verifier: Sendable {
                             oversized = true
                             return 0
                         }
-                        if let output { try writeAll(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: outPath) }
+                        if let output { try FileSystem.write(output, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: outPath, doing: "extracting the database") }
                         return n
                     }
                     if n == 0 { break }
@@ -133,11 +135,9 @@ public struct Verifier: Sendable {
             } catch let error as ArchiveError {
                 _ = pipe.finish()
                 problems.append("entry '\(header.path)' cannot be decompressed: \(error.message)")
-                try? output?.close()
                 break
             }
             let digest = pipe.finish()
-            try? output?.close()
             if oversized {
                 problems.append("entry '\(header.path)' holds more than the \(entry.size) bytes the manifest says; refused")
                 continue
@@ -218,27 +218,7 @@ public struct Verifier: Sendable {
     /// that an interrupted run removes it too. Remove it with ``TemporaryFiles/remove(_:)``.
     public func makeWorkspace() throws -> String {
         // Stamped with the process id, so that a later run can tell a dead run's folder from a live one's.
-        FileSystem.removeStaleLeftovers(in: temporaryDirectory)
-        var template = Array((temporaryDirectory as NSString).appendingPathComponent("ptc-backup-verify-\(getpid())-XXXXXX").utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard let created else {
-            throw BackupError.posix(errno, "creating a private temporary folder", path: temporaryDirectory, creating: true)
-        }
-        let path = String(cString: created)
-        TemporaryFiles.shared.register(path)
-        return path
-    }
-
-    private func createFile(_ path: String) throws -> FileHandle {
-        let fd = try FileSystem.createExclusive(path, doing: "extracting the database")
-        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-    }
-
-    private func writeAll(_ handle: FileHandle, _ chunk: UnsafeRawBufferPointer, path: String) throws {
-        do {
-            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: chunk.baseAddress!), count: chunk.count, deallocator: .none))
-        } catch {
-            throw BackupError(.ioError, "extracting the database to \(path): \((error as NSError).localizedDescription)")
-        }
+        TemporaryFiles.removeStale(in: temporaryDirectory)
+        return try TemporaryFiles.makeFolder(in: temporaryDirectory, prefix: "ptc-backup-verify")
     }
 }

@@ -3,6 +3,8 @@ import BackupCore
 import BackupModel
 import Foundation
 import Logging
+import SystemPackage
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -95,22 +97,22 @@ enum Console {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(value) else { return }
         // JSON escapes control characters itself (and a reader decodes them back): written as it is.
-        writeAll(STDOUT_FILENO, String(decoding: data, as: UTF8.self) + "\n")
+        writeAll(.standardOutput, String(decoding: data, as: UTF8.self) + "\n")
     }
 
     /// A line of text on stdout, made ``printable(_:)``. A closed pipe (`| head`) is not an error worth a crash.
     static func out(_ line: String = "") {
-        writeAll(STDOUT_FILENO, printable(line) + "\n")
+        writeAll(.standardOutput, printable(line) + "\n")
     }
 
     /// A line on stderr, made ``printable(_:)``, unbuffered.
     static func errorLine(_ line: String) {
-        writeAll(STDERR_FILENO, printable(line) + "\n")
+        writeAll(.standardError, printable(line) + "\n")
     }
 
     /// Terminal control sequences on stderr (the progress bar's), written as they are.
     fileprivate static func control(_ text: String) {
-        writeAll(STDERR_FILENO, text)
+        writeAll(.standardError, text)
     }
 
     /// `text` with every control character escaped, so that nothing read from a database, a manifest or
@@ -139,15 +141,8 @@ enum Console {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
-    private static func writeAll(_ fd: Int32, _ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
+    private static func writeAll(_ fd: FileDescriptor, _ text: String) {
+        _ = try? fd.writeAll(text.utf8) // EINTR retried; a closed pipe ends the output quietly
     }
 
     static func bytes(_ count: Int64) -> String { ByteCount.text(count) }
@@ -184,10 +179,9 @@ enum Console {
 }
 
 /// A one-line progress bar on stderr, only when stderr is a terminal and not `--quiet`.
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lastDraw = Date.distantPast
-    private var lastPhase: ProgressEvent.Phase?
+final class ProgressBar: Sendable {
+    /// When the bar was last drawn, and for which phase (progress arrives from worker threads).
+    private let drawn = Mutex<(at: Date, phase: ProgressEvent.Phase?)>((Date.distantPast, nil))
     let enabled: Bool
 
     init(options: GlobalOptions) {
@@ -201,11 +195,13 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     private func draw(_ event: ProgressEvent) {
-        lock.lock(); defer { lock.unlock() }
         let now = Date()
-        guard event.phase != lastPhase || now.timeIntervalSince(lastDraw) > 0.1 || event.done >= event.total else { return }
-        lastDraw = now
-        lastPhase = event.phase
+        let due = drawn.withLock { last in
+            guard event.phase != last.phase || now.timeIntervalSince(last.at) > 0.1 || event.done >= event.total else { return false }
+            last = (now, event.phase)
+            return true
+        }
+        guard due else { return }
         let fraction = event.total > 0 ? min(1, Double(event.done) / Double(event.total)) : 0
         let width = 30
         let filled = Int(fraction * Double(width))

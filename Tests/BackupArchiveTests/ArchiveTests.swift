@@ -2,6 +2,7 @@ import BackupArchive
 import BackupDigest
 import BackupTestSupport
 import Foundation
+import SystemPackage
 import Testing
 
 @Suite struct ArchiveTests {
@@ -9,9 +10,8 @@ import Testing
     func writeArchive(in dir: TemporaryDirectory, manifest: [UInt8], body: [UInt8], threads: Int = 2,
                       chunk: Int = 100_000) throws -> String {
         let path = dir.file("a.tar.zst")
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        #expect(fd >= 0)
-        defer { close(fd) }
+        let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .exclusiveCreate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
         let head = try TarLayout.head(files: [(TarLayout.Entry(path: "manifest.json", size: Int64(manifest.count), modificationTime: 1_700_000_000), manifest)],
                                       body: TarLayout.Entry(path: "appdata.db", size: Int64(body.count), modificationTime: 1_700_000_000))
         #expect(head.count % 512 == 0)
@@ -55,8 +55,8 @@ import Testing
 
     @Test func aBodyOfTheWrongSizeFails() throws {
         let dir = TemporaryDirectory("archive")
-        let fd = open(dir.file("a.tar.zst"), O_WRONLY | O_CREAT, 0o600)
-        defer { close(fd) }
+        let fd = try FileDescriptor.open(dir.file("a.tar.zst"), .writeOnly, options: [.create], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
         let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: 3, threads: 1, headReservation: 4096, context: "a")
         #expect(throws: ArchiveError.self) {
             try writer.writeBody(size: 10) { write in try [UInt8](repeating: 1, count: 4).withUnsafeBytes { try write($0) } }
@@ -68,12 +68,12 @@ import Testing
 
     @Test func aHeadThatDoesNotFitIsRefusedAndNothingIsWritten() throws {
         let dir = TemporaryDirectory("archive")
-        let fd = open(dir.file("a.tar.zst"), O_WRONLY | O_CREAT, 0o600)
-        defer { close(fd) }
+        let fd = try FileDescriptor.open(dir.file("a.tar.zst"), .writeOnly, options: [.create], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
         let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: 3, threads: 1, headReservation: 16, context: "a")
         let incompressible = (0..<4096).map { _ in UInt8.random(in: 0...255) }
         #expect(try writer.writeHead(incompressible) == false)
-        #expect(lseek(fd, 0, SEEK_END) == 0)
+        #expect(try fd.seek(offset: 0, from: .end) == 0)
     }
 
     @Test func readingSomethingThatIsNotAnArchiveFails() throws {

@@ -4,6 +4,7 @@ import BackupSQLite
 import Foundation
 import PlanToCodeSchema
 import SampleGenerator
+import SystemPackage
 
 /// A private temporary folder for one test, removed when the value goes away.
 public final class TemporaryDirectory: @unchecked Sendable {
@@ -294,9 +295,8 @@ public enum ArchiveFixture {
     /// all but the last entry in the head, the last one streamed as the body.
     public static func write(_ entries: [(name: String, bytes: [UInt8])], to path: String) throws {
         guard let last = entries.last else { throw TestFailure("an archive needs at least one entry") }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw TestFailure("cannot create \(path)") }
-        defer { close(fd) }
+        let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        defer { try? fd.close() }
         let mtime: Int64 = 1_700_000_000
         let head = try TarLayout.head(
             files: entries.dropLast().map { (TarLayout.Entry(path: $0.name, size: Int64($0.bytes.count), modificationTime: mtime), $0.bytes) },

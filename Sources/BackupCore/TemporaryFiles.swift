@@ -1,0 +1,141 @@
+import Foundation
+import Synchronization
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Files and folders that must not outlive the operation that made them, in one place: each has one
+// owner that removes it unless it is committed; a registry lets the CLI's signal handler remove them on
+// SIGINT/SIGTERM; their names carry the process id, so that a later run removes what a killed one left.
+
+/// Everything temporary that exists right now; the CLI's signal handler removes it all before it exits.
+public final class TemporaryFiles: Sendable {
+    public static let shared = TemporaryFiles()
+    private let paths = Mutex<Set<String>>([])
+
+    public func register(_ path: String) {
+        paths.withLock { _ = $0.insert(path) }
+    }
+
+    /// Unregisters and deletes `path` (a folder with everything in it), and SQLite's companions of a file.
+    public func remove(_ path: String) {
+        _ = paths.withLock { $0.remove(path) }
+        Self.delete(path)
+    }
+
+    /// Forgets `path` without deleting it (it was published under its final name).
+    func forget(_ path: String) {
+        _ = paths.withLock { $0.remove(path) }
+    }
+
+    /// Deletes everything registered (from a signal handler's queue).
+    public func removeAll() {
+        paths.withLock { paths in
+            for path in paths { Self.delete(path) }
+            paths.removeAll()
+        }
+    }
+
+    private static func delete(_ path: String) {
+        if FileSystem.isDirectory(path) {
+            try? FileManager.default.removeItem(atPath: path)
+            return
+        }
+        FileSystem.remove(path)
+        for suffix in ["-journal", "-wal", "-shm"] { FileSystem.remove(path + suffix) }
+    }
+
+    /// A new private (0700) folder in `directory`, named `PREFIX-PID-XXXXXX`, registered; the caller
+    /// removes it with ``remove(_:)``.
+    static func makeFolder(in directory: String, prefix: String) throws -> String {
+        var template = Array((directory as NSString).appendingPathComponent("\(prefix)-\(getpid())-XXXXXX").utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard let created else {
+            throw BackupError.posix(errno, "creating a private temporary folder", path: directory, creating: true)
+        }
+        let path = String(cString: created)
+        shared.register(path)
+        return path
+    }
+
+    /// Whether process `pid` is alive (it may belong to another user).
+    static func isAlive(_ pid: Int32) -> Bool {
+        pid == getpid() || kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// The process id stamped in a name this tool gives its temporary files and folders, when the name is
+    /// one of them: `.NAME.tmp-PID-HEX`, `.NAME.snapshot-PID-HEX` (with SQLite's `-journal`, `-wal`,
+    /// `-shm` companions) and `ptc-backup-verify-PID-XXXXXX`.
+    static func owner(of name: String) -> Int32? {
+        if name.hasPrefix("ptc-backup-verify-") {
+            return name.dropFirst("ptc-backup-verify-".count).split(separator: "-").first.flatMap { Int32($0) }
+        }
+        guard name.hasPrefix(".") else { return nil }
+        var parts = name.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        if let last = parts.last, ["journal", "wal", "shm"].contains(last) { parts.removeLast() }
+        guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil,
+              [".tmp", ".snapshot"].contains(where: parts[parts.count - 3].hasSuffix) else { return nil }
+        return pid
+    }
+
+    /// Removes what runs of this tool that are gone (killed, crashed) left in `directory`: temporary
+    /// archives and snapshots beside their final names, and extraction folders. Returns the names removed.
+    @discardableResult
+    static func removeStale(in directory: String) -> [String] {
+        guard let names = try? FileSystem.contents(of: directory, doing: "looking for leftovers") else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let pid = owner(of: name), !isAlive(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
+            removed.append(name)
+        }
+        return removed
+    }
+}
+
+/// A new file under a hidden name beside the name it is meant for, open for reading and writing: closed
+/// and deleted when it goes away, unless ``commit(to:)`` published it first. One owner; not `Sendable`
+/// (a writer on another thread gets its ``descriptor`` for the length of that work).
+final class TemporaryFile {
+    let path: String
+    let descriptor: FileDescriptor
+    private var committed = false
+
+    /// Creates `.NAME.SUFFIX-PID-HEX` beside `final` (mode 0600, never an existing file).
+    /// - Throws: ``BackupError`` `cantCreate`, `ioError`.
+    init(beside final: String, suffix: String, doing: String) throws {
+        let path = FileSystem.temporarySibling(of: final, suffix: suffix)
+        descriptor = try FileSystem.createExclusive(path, doing: doing)
+        self.path = path
+        TemporaryFiles.shared.register(path)
+    }
+
+    deinit {
+        try? descriptor.close()
+        if !committed { TemporaryFiles.shared.remove(path) }
+    }
+
+    /// Makes what was written durable (`fsync`).
+    func sync(doing: String) throws {
+        try FileSystem.sync(descriptor, path: path, doing: doing)
+    }
+
+    /// Empties the file, to write it again from the start.
+    func truncate(doing: String) throws {
+        do {
+            try descriptor.resize(to: 0)
+        } catch {
+            throw BackupError.posix(error, doing, path: path, creating: true)
+        }
+    }
+
+    /// Publishes the file under `destination`'s first free name (never replacing a file) and gives up
+    /// ownership of it. Returns the name used.
+    func commit(to destination: ArchiveDestination) throws -> String {
+        let published = try destination.publish(path)
+        committed = true
+        TemporaryFiles.shared.forget(path)
+        return published
+    }
+}
