@@ -5,12 +5,6 @@ import Testing
 
 /// Runs the built `ptc-backup` and checks stdout, stderr and the exit status separately.
 @Suite struct CLITests {
-    func ptc(_ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil) throws -> ProcessResult {
-        var env = environment ?? ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = env["PLANTOCODE_DB"] ?? "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env, currentDirectory: cwd)
-    }
-
     func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }

@@ -12,12 +12,6 @@ import Testing
     static let hostile = "evil\u{1B}[31mred\u{1B}]0;title\u{07}\nptc-backup: error: fake\u{9B}2J\u{7F}"
     static let escaped = #"evil\u{1B}[31mred\u{1B}]0;title\u{07}\u{0A}ptc-backup: error: fake\u{9B}2J\u{7F}"#
 
-    func ptc(_ arguments: [String]) throws -> ProcessResult {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
-    }
-
     /// No control character but the newline ending each line.
     func expectClean(_ result: ProcessResult, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
         for (stream, text) in [("stdout", result.stdout), ("stderr", result.stderr)] {

@@ -7,12 +7,6 @@ import Testing
 /// temporary archives and snapshots, extraction folders), the next run on the same folder removes it, and
 /// no file ever appears under a final name half-written.
 @Suite(.serialized) struct CrashLeftoverTests {
-    func ptc(_ arguments: [String]) throws -> ProcessResult {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
-    }
-
     /// Names this tool gives temporary files and folders.
     static func leftovers(in dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {

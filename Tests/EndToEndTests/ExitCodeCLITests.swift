@@ -7,12 +7,6 @@ import Testing
 /// Exit codes and error lines of inputs the tool must refuse (issue 9, part 3): each case checks the
 /// code, the one line on stderr, nothing on stdout, and that nothing was left behind.
 @Suite struct ExitCodeCLITests {
-    func ptc(_ arguments: [String], cwd: String? = nil) throws -> ProcessResult {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env, currentDirectory: cwd)
-    }
-
     /// The only line on stderr, which must start with `prefix`.
     func errorLine(_ result: ProcessResult, prefix: String = "ptc-backup: error: ") -> String {
         let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
@@ -212,9 +206,8 @@ import Testing
         let fixture = try Fixtures.database(in: dir, bytes: 100_000)
         let out = dir.file("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
-        let cli = ExitCodeCLITests()
         // The host part of the name, from a first export elsewhere.
-        let first = try cli.ptc(["export", "--db", fixture.path, "--output", dir.path + "/", "--json"])
+        let first = try ptc(["export", "--db", fixture.path, "--output", dir.path + "/", "--json"])
         let firstName = (try #require(try JSONDecoder().decode(ExportReport.self, from: Data(first.stdout.utf8)).archive) as NSString).lastPathComponent
         let host = try #require(ArchiveName(parsing: firstName)).host
         // Every plain name of the next minute is taken, as by exports of those seconds.
@@ -225,20 +218,20 @@ import Testing
             squatters.append(name)
             try FileManager.default.copyItem(atPath: dir.path + "/" + firstName, toPath: out + "/" + name)
         }
-        let result = try cli.ptc(["export", "--db", fixture.path, "--output", out + "/", "--json"])
+        let result = try ptc(["export", "--db", fixture.path, "--output", out + "/", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let archive = try #require(try JSONDecoder().decode(ExportReport.self, from: Data(result.stdout.utf8)).archive)
         let name = try #require(ArchiveName(parsing: (archive as NSString).lastPathComponent))
         #expect(name.sequence == 2 && name.kind == "full" && name.host == host, "\(archive)")
         #expect(squatters.contains(ArchiveName(host: name.host, time: name.time, kind: name.kind).fileName))
 
-        let list = try cli.ptc(["list", out, "--json"])
+        let list = try ptc(["list", out, "--json"])
         #expect(list.status == 0, "\(list.stderr)")
         let listed = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
         #expect(listed.archives.count == 61)
         let item = try #require(listed.archives.first { $0.name == name.fileName })
         #expect(item.kind == .full && item.problem == nil && item.sessions == fixture.sessionIDs.count)
-        let text = try cli.ptc(["list", out])
+        let text = try ptc(["list", out])
         #expect(text.stdout.contains(name.fileName))
     }
 
@@ -270,7 +263,7 @@ enum NonRoot {
         var env = ProcessInfo.processInfo.environment
         env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
         env["HOME"] = "/nonexistent"
-        guard getuid() == 0 else { return try Binary.run(Binary.ptcBackup, arguments, environment: env) }
+        guard getuid() == 0 else { return try BackupTestSupport.ptc(arguments, environment: env) }
         let result = try Binary.run("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "--", Binary.ptcBackup] + arguments,
                                     environment: env, currentDirectory: "/")
         if result.status == 126 || result.status == 127 || result.stderr.hasPrefix("setpriv:") {

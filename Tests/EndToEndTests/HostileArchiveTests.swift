@@ -26,12 +26,6 @@ import Testing
         return Setup(dir: dir, archive: archive, target: target.path, targetBytes: try Data(contentsOf: URL(fileURLWithPath: target.path)))
     }
 
-    func ptc(_ arguments: [String]) throws -> ProcessResult {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
-    }
-
     /// Runs `import` of `archive` and checks the refusal: exit code, one error line containing `says`, the
     /// target unchanged and nothing left beside it.
     func expectRefused(_ s: Setup, _ archive: String, mode: String = "restore", extra: [String] = [], code: Int32, says: String,

@@ -4,12 +4,6 @@ import Foundation
 import Testing
 
 @Suite struct ImportCLITests {
-    func ptc(_ arguments: [String]) throws -> ProcessResult {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
-    }
-
     @Test func restoreMigrateAndTheirErrors() throws {
         let dir = TemporaryDirectory("import-cli")
         let old = try Fixtures.database(in: dir, name: "old.db", version: Fixtures.allVersions[0], bytes: 200_000)

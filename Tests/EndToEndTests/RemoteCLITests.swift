@@ -5,6 +5,7 @@ import Testing
 
 /// push, pull and list against a real WebDAV server (rclone serve webdav on 127.0.0.1).
 @Suite struct RemoteCLITests {
+    /// ``ptc(_:environment:extra:cwd:timeout:)`` without any credential of the user's: only `extra`'s.
     func ptc(_ arguments: [String], env extra: [String: String]) throws -> ProcessResult {
         var env = ProcessInfo.processInfo.environment
         env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
@@ -14,8 +15,7 @@ import Testing
         }
         env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
         env["AWS_CONFIG_FILE"] = "/nonexistent/config"
-        for (key, value) in extra { env[key] = value }
-        return try Binary.run(Binary.ptcBackup, arguments, environment: env)
+        return try BackupTestSupport.ptc(arguments, environment: env, extra: extra)
     }
 
     /// A generated database of about `bytes`, exported to `name` in `dir` (checked to succeed).
