@@ -5,6 +5,9 @@ import CSQLite
 /// (see `CBackupShims.h`). Open the connection with `vfs: WriteWatch.vfsName` after creating the
 /// watch, and keep the watch until that connection is closed. Events arrive on the thread that makes
 /// SQLite write. Up to 16 watches at once per process.
+///
+/// `@unchecked Sendable`: the C callback (on SQLite's thread) reads only the immutable `handler`; the
+/// watch's slot is set in `init` and cleared by `stop()`, which its owner calls from one thread.
 public final class WriteWatch: @unchecked Sendable {
     public enum Event: Sendable, Equatable {
         /// `length` bytes were written at `offset`.

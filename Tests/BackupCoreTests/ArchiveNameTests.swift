@@ -109,14 +109,3 @@ import Testing
         #expect(FileManager.default.contents(atPath: target) == Data("someone else's".utf8))
     }
 }
-
-/// A value behind a lock, for the test's callbacks (which run on the exporter's threads).
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
-        return body(&value)
-    }
-}

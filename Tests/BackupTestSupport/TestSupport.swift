@@ -7,7 +7,7 @@ import SampleGenerator
 import SystemPackage
 
 /// A private temporary folder for one test, removed when the value goes away.
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ label: String = "test") {
@@ -160,6 +160,9 @@ public enum Binary {
 }
 
 /// A child process whose output goes to temporary files (no pipe can fill up and stall it).
+///
+/// `@unchecked Sendable`: Foundation's `Process` is not `Sendable`; tests start it on one thread and may
+/// signal or wait for it from another, which `Process` allows once it is running.
 public final class RunningProcess: @unchecked Sendable {
     public let process = Process()
     private let outPath: String
