@@ -41,7 +41,7 @@ let package = Package(
         // Versioned Codable types: the archive manifest and the --json reports.
         .target(name: "BackupModel"),
 
-        // Operations: export, inspect, verify, list.
+        // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
             "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "PlanToCodeSchema",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),

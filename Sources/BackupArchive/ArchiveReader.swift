@@ -93,7 +93,7 @@ public final class ArchiveReader {
         }
     }
 
-    /// Closes the archive (`archive_read_close`).
+    /// Closes the archive and frees the reader (`archive_read_free`); reading afterwards throws.
     public func close() {
         if let archive { archive_read_free(archive) }
         archive = nil

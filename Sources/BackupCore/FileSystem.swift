@@ -178,12 +178,8 @@ enum FileSystem {
         return dir.isEmpty ? name : (dir as NSString).appendingPathComponent(name)
     }
 
-    /// The process's peak resident set size (VmHWM), for debug logs.
-    static func peakResidentKiB() -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
-        return Int(line.split(separator: " ").dropFirst().first ?? "")
-    }
+    /// The process's peak resident set size in KiB, for debug logs.
+    static func peakResidentKiB() -> Int? { Platform.peakResidentKiB() }
 
     static func processorCount() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
@@ -198,9 +194,9 @@ enum FileSystem {
 }
 
 extension FileDescriptor {
-    /// `fsync(2)`, retried when a signal interrupts it.
+    /// Makes what was written durable (``Platform/sync(_:)``), retried when a signal interrupts it.
     func sync() throws(Errno) {
-        while Glibc.fsync(rawValue) != 0 {
+        while Platform.sync(rawValue) != 0 {
             let error = Errno(rawValue: errno)
             guard error == .interrupted else { throw error }
         }
