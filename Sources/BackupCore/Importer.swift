@@ -168,7 +168,7 @@ public struct Importer: Sendable {
         } catch {
             // The target is as it was, so the archive of it made a moment ago is only clutter; a target
             // this restore created is removed again.
-            if let safety = report.safetyArchive { unlink(safety) }
+            if let safety = report.safetyArchive { FileSystem.remove(safety) }
             if !existing { TemporaryFiles.shared.remove(target) }
             throw error
         }
@@ -232,11 +232,11 @@ public struct Importer: Sendable {
                 }
             } catch {
                 // The target is as it was: the archive of it made a moment ago is only clutter.
-                if let safety = safetyArchive { unlink(safety) }
+                if let safety = safetyArchive { FileSystem.remove(safety) }
                 throw error
             }
             if !outcome.changedTarget {
-                if let safety = safetyArchive { unlink(safety) }
+                if let safety = safetyArchive { FileSystem.remove(safety) }
                 safetyArchive = nil
                 outcome.targetMigrations = []
                 outcome.sessionsUpdated = []

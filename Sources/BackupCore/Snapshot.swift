@@ -71,12 +71,11 @@ struct Snapshotter {
 
     /// Whether the file's header says WAL mode (bytes 18 and 19, the read and write versions, are 2).
     static func isWAL(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        guard let file = try? FileSystem.openForReading(path, doing: "reading the database header") else { return false }
+        defer { try? file.close() }
         var header = [UInt8](repeating: 0, count: 20)
-        guard pread(fd, &header, 20, 0) == 20 else { return false }
-        return header[18] == 2 && header[19] == 2
+        let n = header.withUnsafeMutableBytes { try? FileSystem.read(file, into: $0, at: 0, path: path, doing: "reading the database header") }
+        return n == 20 && header[18] == 2 && header[19] == 2
     }
 
     private static func folder(of path: String) -> String {
