@@ -87,6 +87,23 @@ extension BackupError {
         return BackupError(code, "\(doing): \(what)", cause: error, file: file, line: line)
     }
 
+    /// Runs an operation's body at the module's boundary, where everything thrown becomes a ``BackupError``:
+    /// those pass through, a library's error is classified, and anything else (a bug of ours) is `software`
+    /// (exit 70) with what was being done, never a bare Foundation error.
+    static func atBoundary<T>(_ doing: String, _ body: () throws -> T) throws(BackupError) -> T {
+        do {
+            return try body()
+        } catch let error as BackupError {
+            throw error
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, doing, path: "the database")
+        } catch let error as ArchiveError {
+            throw BackupError.archive(error, doing, path: error.context, writing: false)
+        } catch {
+            throw BackupError(.software, "internal error while \(doing): \(error)")
+        }
+    }
+
     /// ``sqlite(_:_:path:file:line:)`` for a failure of any kind from code that mixes SQLite calls with
     /// operations of this layer: a ``BackupError`` passes through unchanged.
     static func sqlite(_ error: any Error, _ doing: String, path: String, file: String = #fileID, line: Int = #line) -> BackupError {

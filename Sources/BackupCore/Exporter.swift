@@ -59,89 +59,91 @@ public struct Exporter: Sendable {
 
     /// Runs the export.
     /// - Throws: ``BackupError``. On failure nothing is left under the final name, and temporary files are removed.
-    public func export(_ options: ExportOptions) throws -> ExportResult {
-        guard (1...19).contains(options.compressionLevel) else {
-            throw BackupError.usage("--level must be between 1 and 19 (got \(options.compressionLevel))")
-        }
-        let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
-        let kind: Manifest.Kind = options.selection.isEverything ? .full : .partial
-        let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
-        let finalPath = destination.path
-        let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
-        guard FileSystem.isDirectory(outputDirectory) else {
-            if FileSystem.exists(outputDirectory) {
-                throw BackupError(.cantCreate, "cannot write \(finalPath): \(outputDirectory) is a file, not a folder")
+    public func export(_ options: ExportOptions) throws(BackupError) -> ExportResult {
+        try BackupError.atBoundary("exporting") {
+            guard (1...19).contains(options.compressionLevel) else {
+                throw BackupError.usage("--level must be between 1 and 19 (got \(options.compressionLevel))")
             }
-            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) does not exist")
-        }
-        // Before any work: a new file needs write and search permission on its folder (root has them
-        // unless the file system is read-only, which access() reports too).
-        guard access(outputDirectory, W_OK | X_OK) == 0 else {
-            let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
-            throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
-        }
-        if FileSystem.exists(finalPath) {
-            throw destination.taken
-        }
-        logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
-
-        // What killed or crashed runs left beside the archive (hidden temporary archives and snapshots).
-        TemporaryFiles.removeStale(in: outputDirectory)
-        var snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
-                                      pagesPerStep: options.pagesPerStep, progress: progress)
-        let source = try snapshotter.openSource()
-        // The snapshot: SQLite writes it (the backup, or the partial copy); it never outlives the export.
-        let snapshot = try TemporaryFile(beside: finalPath, suffix: "snapshot", doing: "creating the snapshot")
-        let snapshotPath = snapshot.path
-
-        let clock = ContinuousClock()
-        var phaseStart = clock.now
-        func phaseDone(_ name: String) {
-            logger.debug("phase done", metadata: ["phase": "\(name)", "phase.seconds": "\(clock.now - phaseStart)",
-                                                  "process.peakRSS": "\(FileSystem.peakResidentKiB() ?? 0) KiB"])
-            phaseStart = clock.now
-        }
-        let manifest: Manifest, bytes: Int64, publishedPath: String
-        switch kind {
-        case .full:
-            // One pass (compressing while copying) when the snapshot's writes can be watched; else the
-            // snapshot first, packed afterwards. Decided here, before any work.
-            let pageSize = try Self.pageSize(of: source, path: sourcePath)
-            if options.packWhileCopying, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
-                (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
-                                                                  snapshot: snapshot, streaming: streaming, destination: destination,
-                                                                  options: options)
-            } else {
-                do {
-                    try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
-                } catch {
-                    throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
+            let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
+            let kind: Manifest.Kind = options.selection.isEverything ? .full : .partial
+            let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
+            let finalPath = destination.path
+            let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
+            guard FileSystem.isDirectory(outputDirectory) else {
+                if FileSystem.exists(outputDirectory) {
+                    throw BackupError(.cantCreate, "cannot write \(finalPath): \(outputDirectory) is a file, not a folder")
                 }
+                throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) does not exist")
+            }
+            // Before any work: a new file needs write and search permission on its folder (root has them
+            // unless the file system is read-only, which access() reports too).
+            guard access(outputDirectory, W_OK | X_OK) == 0 else {
+                let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
+                throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
+            }
+            if FileSystem.exists(finalPath) {
+                throw destination.taken
+            }
+            logger.info("exporting", metadata: ["db.path": "\(sourcePath)", "archive.path": "\(finalPath)", "archive.kind": "\(kind.rawValue)"])
+
+            // What killed or crashed runs left beside the archive (hidden temporary archives and snapshots).
+            TemporaryFiles.removeStale(in: outputDirectory)
+            var snapshotter = Snapshotter(sourcePath: sourcePath, busyTimeout: options.busyTimeout,
+                                          pagesPerStep: options.pagesPerStep, progress: progress)
+            let source = try snapshotter.openSource()
+            // The snapshot: SQLite writes it (the backup, or the partial copy); it never outlives the export.
+            let snapshot = try TemporaryFile(beside: finalPath, suffix: "snapshot", doing: "creating the snapshot")
+            let snapshotPath = snapshot.path
+
+            let clock = ContinuousClock()
+            var phaseStart = clock.now
+            func phaseDone(_ name: String) {
+                logger.debug("phase done", metadata: ["phase": "\(name)", "phase.seconds": "\(clock.now - phaseStart)",
+                                                      "process.peakRSS": "\(FileSystem.peakResidentKiB() ?? 0) KiB"])
+                phaseStart = clock.now
+            }
+            let manifest: Manifest, bytes: Int64, publishedPath: String
+            switch kind {
+            case .full:
+                // One pass (compressing while copying) when the snapshot's writes can be watched; else the
+                // snapshot first, packed afterwards. Decided here, before any work.
+                let pageSize = try Self.pageSize(of: source, path: sourcePath)
+                if options.packWhileCopying, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
+                    (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
+                                                                      snapshot: snapshot, streaming: streaming, destination: destination,
+                                                                      options: options)
+                } else {
+                    do {
+                        try source.withReadTransaction { try snapshotter.full(from: source, to: snapshotPath) }
+                    } catch {
+                        throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
+                    }
+                    let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                                                     selection: nil, skippedTables: [])
+                    (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
+                }
+                try? source.close()
+                phaseDone("snapshot and pack")
+            case .partial:
+                guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
+                    logger.info("nothing to export: no session matches the selection")
+                    withExtendedLifetime(snapshot) {}
+                    return ExportResult()
+                }
+                try? source.close()
+                phaseDone("snapshot")
+                let selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
+                                                   olderThan: options.selection.olderThan?.text,
+                                                   cutoff: options.selection.cutoff(now: options.now))
                 let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
-                                                 selection: nil, skippedTables: [])
+                                                 selection: selection, skippedTables: result.skippedTables)
                 (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
+                phaseDone("pack")
             }
-            try? source.close()
-            phaseDone("snapshot and pack")
-        case .partial:
-            guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
-                logger.info("nothing to export: no session matches the selection")
-                withExtendedLifetime(snapshot) {}
-                return ExportResult()
-            }
-            try? source.close()
-            phaseDone("snapshot")
-            let selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
-                                               olderThan: options.selection.olderThan?.text,
-                                               cutoff: options.selection.cutoff(now: options.now))
-            let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
-                                             selection: selection, skippedTables: result.skippedTables)
-            (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
-            phaseDone("pack")
+            withExtendedLifetime(snapshot) {}
+            logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
+            return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
         }
-        withExtendedLifetime(snapshot) {}
-        logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
-        return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
     }
 
     /// The source's page size (fixed while the app runs in WAL mode).

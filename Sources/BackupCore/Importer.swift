@@ -68,116 +68,118 @@ public struct Importer: Sendable {
 
     /// Runs the import.
     /// - Throws: ``BackupError``. Whatever fails, the target is left as it was.
-    public func run(_ options: ImportOptions) throws -> ImportReport {
-        let target = try DatabaseLocator(environment: options.environment).locateTarget(explicit: options.databasePath,
-                                                                                        merging: options.mode == .merge)
-        let targetDirectory = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
-        guard FileSystem.isDirectory(targetDirectory) else {
-            throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
-        }
-
-        // 1. Verify every entry, and keep the archive's database in a private folder.
-        var verifier = Verifier(logger: logger, progress: progress)
-        verifier.temporaryDirectory = options.temporaryDirectory ?? targetDirectory
-        // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
-        TemporaryFiles.removeStale(in: targetDirectory)
-        let workspace = try verifier.makeWorkspace()
-        defer { TemporaryFiles.shared.remove(workspace) }
-        let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
-        guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
-        if options.mode == .restore && !options.allowUnknownSchema {
-            // The restored schema is the one the app will run: nothing it would not have created itself.
-            let unknown = try Self.unknownSchemaObjects(incoming, archive: options.archivePath)
-            guard unknown.isEmpty else {
-                let more = unknown.count > 1 ? " (and \(unknown.count - 1) more)" : ""
-                throw BackupError(.dataError, "\(options.archivePath) carries schema PlanToCode never created, so it was not restored: \(unknown[0])\(more); pass --allow-unknown-schema to restore it anyway")
+    public func run(_ options: ImportOptions) throws(BackupError) -> ImportReport {
+        try BackupError.atBoundary("importing") {
+            let target = try DatabaseLocator(environment: options.environment).locateTarget(explicit: options.databasePath,
+                                                                                            merging: options.mode == .merge)
+            let targetDirectory = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
+            guard FileSystem.isDirectory(targetDirectory) else {
+                throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
             }
-        }
 
-        // 2. Check the database itself (integrity_check, foreign_key_check, row counts). When the copy
-        //    needs no migration, the check runs while the import works, and the import commits only
-        //    once it has passed; a migration writes to the copy, so it waits for the check.
-        let check = DatabaseCheck(verifier: verifier, database: incoming, manifest: outcome.manifest, archive: options.archivePath)
-        defer { _ = try? check.wait() }
-        let migrations: [String]
-        do {
-            let plan: Migrator.Plan
-            do {
-                let db = try Connection(path: incoming, mode: .readOnly)
-                plan = try Migrator.plan(db)
-                try db.close()
-            }
-            if !plan.isCurrent {
-                _ = try check.wait()
-                let db = try Connection(path: incoming, mode: .readWrite)
-                try db.execute("PRAGMA foreign_keys=OFF")
-                var applied: [String] = []
-                try db.inTransaction(.immediate) {
-                    applied = try Migrator.apply(db, now: options.now)
-                    return .commit
+            // 1. Verify every entry, and keep the archive's database in a private folder.
+            var verifier = Verifier(logger: logger, progress: progress)
+            verifier.temporaryDirectory = options.temporaryDirectory ?? targetDirectory
+            // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
+            TemporaryFiles.removeStale(in: targetDirectory)
+            let workspace = try verifier.makeWorkspace()
+            defer { TemporaryFiles.shared.remove(workspace) }
+            let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
+            guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
+            if options.mode == .restore && !options.allowUnknownSchema {
+                // The restored schema is the one the app will run: nothing it would not have created itself.
+                let unknown = try Self.unknownSchemaObjects(incoming, archive: options.archivePath)
+                guard unknown.isEmpty else {
+                    let more = unknown.count > 1 ? " (and \(unknown.count - 1) more)" : ""
+                    throw BackupError(.dataError, "\(options.archivePath) carries schema PlanToCode never created, so it was not restored: \(unknown[0])\(more); pass --allow-unknown-schema to restore it anyway")
                 }
-                migrations = applied
-                try db.close()
-                logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
-            } else {
-                migrations = []
             }
-        } catch let error as SQLiteError {
-            throw BackupError.sqlite(error, "migrating the archive's database", path: options.archivePath)
-        }
 
-        if options.mode == .merge {
-            return try merge(incoming: incoming, into: target, manifest: outcome.manifest, migrations: migrations,
-                             check: check, options: options)
-        }
+            // 2. Check the database itself (integrity_check, foreign_key_check, row counts). When the copy
+            //    needs no migration, the check runs while the import works, and the import commits only
+            //    once it has passed; a migration writes to the copy, so it waits for the check.
+            let check = DatabaseCheck(verifier: verifier, database: incoming, manifest: outcome.manifest, archive: options.archivePath)
+            defer { _ = try? check.wait() }
+            let migrations: [String]
+            do {
+                let plan: Migrator.Plan
+                do {
+                    let db = try Connection(path: incoming, mode: .readOnly)
+                    plan = try Migrator.plan(db)
+                    try db.close()
+                }
+                if !plan.isCurrent {
+                    _ = try check.wait()
+                    let db = try Connection(path: incoming, mode: .readWrite)
+                    try db.execute("PRAGMA foreign_keys=OFF")
+                    var applied: [String] = []
+                    try db.inTransaction(.immediate) {
+                        applied = try Migrator.apply(db, now: options.now)
+                        return .commit
+                    }
+                    migrations = applied
+                    try db.close()
+                    logger.info("migrated the archive's database", metadata: ["migrations": "\(migrations.joined(separator: ","))"])
+                } else {
+                    migrations = []
+                }
+            } catch let error as SQLiteError {
+                throw BackupError.sqlite(error, "migrating the archive's database", path: options.archivePath)
+            }
 
-        // 3. What the target holds now.
-        let existing = FileSystem.exists(target)
-        let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0, any: 0)
-        let incomingSessions = outcome.manifest.sessions.count
-        if held.rows > 0 && !options.force && !options.dryRun {
-            throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it (\(held.sessions) sessions with \(incomingSessions)): add --force (its content is saved as an archive beside it first)")
-        }
-        var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
-                                  safetyArchive: nil, migrations: migrations, sessions: incomingSessions,
-                                  replacedSessions: held.sessions, tables: [])
-        if let warning = outcome.manifest.foreignKeyWarning { report.warnings.append(warning) }
-        guard !options.dryRun else {
-            report.tables = try check.wait()
+            if options.mode == .merge {
+                return try merge(incoming: incoming, into: target, manifest: outcome.manifest, migrations: migrations,
+                                 check: check, options: options)
+            }
+
+            // 3. What the target holds now.
+            let existing = FileSystem.exists(target)
+            let held = existing ? try Self.heldRows(target, busyTimeout: options.busyTimeout) : (sessions: 0, rows: 0, any: 0)
+            let incomingSessions = outcome.manifest.sessions.count
+            if held.rows > 0 && !options.force && !options.dryRun {
+                throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it (\(held.sessions) sessions with \(incomingSessions)): add --force (its content is saved as an archive beside it first)")
+            }
+            var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
+                                      safetyArchive: nil, migrations: migrations, sessions: incomingSessions,
+                                      replacedSessions: held.sessions, tables: [])
+            if let warning = outcome.manifest.foreignKeyWarning { report.warnings.append(warning) }
+            guard !options.dryRun else {
+                report.tables = try check.wait()
+                return report
+            }
+
+            // A WAL database cannot change its page size: the copy takes the target's first (it is checked,
+            // and it is ours).
+            if existing {
+                try Self.matchPageSize(of: incoming, to: target, busyTimeout: options.busyTimeout, archive: options.archivePath,
+                                       beforeWriting: { _ = try check.wait() })
+            }
+
+            // 4. Save what the target holds.
+            // Anything at all (settings of a fresh install too) is saved before it is replaced.
+            if existing && held.any > 0 {
+                report.safetyArchive = try saveSafetyArchive(of: target, reason: "before-restore", options: options)
+            }
+
+            // 5. Copy in, in one transaction that commits only once the check has passed.
+            do {
+                try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress) {
+                    report.tables = try check.wait()
+                }
+            } catch {
+                // The target is as it was, so the archive of it made a moment ago is only clutter; a target
+                // this restore created is removed again.
+                if let safety = report.safetyArchive { FileSystem.remove(safety) }
+                if !existing { TemporaryFiles.shared.remove(target) }
+                throw error
+            }
+            if held.sessions > incomingSessions, let safety = report.safetyArchive {
+                report.warnings.append("replaced \(held.sessions) sessions with \(incomingSessions); the previous content is saved in \(safety)")
+            }
+            try Self.quickCheck(target, busyTimeout: options.busyTimeout)
+            logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
             return report
         }
-
-        // A WAL database cannot change its page size: the copy takes the target's first (it is checked,
-        // and it is ours).
-        if existing {
-            try Self.matchPageSize(of: incoming, to: target, busyTimeout: options.busyTimeout, archive: options.archivePath,
-                                   beforeWriting: { _ = try check.wait() })
-        }
-
-        // 4. Save what the target holds.
-        // Anything at all (settings of a fresh install too) is saved before it is replaced.
-        if existing && held.any > 0 {
-            report.safetyArchive = try saveSafetyArchive(of: target, reason: "before-restore", options: options)
-        }
-
-        // 5. Copy in, in one transaction that commits only once the check has passed.
-        do {
-            try Self.copy(from: incoming, into: target, busyTimeout: options.busyTimeout, progress: progress) {
-                report.tables = try check.wait()
-            }
-        } catch {
-            // The target is as it was, so the archive of it made a moment ago is only clutter; a target
-            // this restore created is removed again.
-            if let safety = report.safetyArchive { FileSystem.remove(safety) }
-            if !existing { TemporaryFiles.shared.remove(target) }
-            throw error
-        }
-        if held.sessions > incomingSessions, let safety = report.safetyArchive {
-            report.warnings.append("replaced \(held.sessions) sessions with \(incomingSessions); the previous content is saved in \(safety)")
-        }
-        try Self.quickCheck(target, busyTimeout: options.busyTimeout)
-        logger.info("restored", metadata: ["db.path": "\(target)", "archive.path": "\(options.archivePath)"])
-        return report
     }
 
     /// Merges the (migrated, private) copy `incoming` into `target` in one transaction; rolled back for a dry run.

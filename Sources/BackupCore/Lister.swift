@@ -7,27 +7,29 @@ public struct Lister: Sendable {
     public init() {}
 
     /// - Throws: ``BackupError`` `noInput` when the folder does not exist.
-    public func list(_ directory: String) throws -> ListReport {
-        guard FileSystem.isDirectory(directory) else {
-            throw BackupError(.noInput, "folder not found: \(directory) does not exist or is not a folder")
-        }
-        let names = try FileSystem.contents(of: directory, doing: "reading the folder")
-        var items: [ListReport.Item] = []
-        for name in names where name.hasSuffix(".tar.zst") && !name.hasPrefix(".") {
-            let path = (directory as NSString).appendingPathComponent(name)
-            let bytes = FileSystem.size(of: path) ?? 0
-            do {
-                let manifest = try ArchiveContents.manifest(of: path)
-                items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,
-                                   sessions: manifest.sessions.count, host: manifest.source.host,
-                                   appVersion: manifest.source.appVersion, problem: nil))
-            } catch let error as BackupError {
-                items.append(.init(name: name, bytes: bytes, createdAt: nil, kind: nil, sessions: nil, host: nil,
-                                   appVersion: nil, problem: error.message))
+    public func list(_ directory: String) throws(BackupError) -> ListReport {
+        try BackupError.atBoundary("listing the folder") {
+            guard FileSystem.isDirectory(directory) else {
+                throw BackupError(.noInput, "folder not found: \(directory) does not exist or is not a folder")
             }
+            let names = try FileSystem.contents(of: directory, doing: "reading the folder")
+            var items: [ListReport.Item] = []
+            for name in names where name.hasSuffix(".tar.zst") && !name.hasPrefix(".") {
+                let path = (directory as NSString).appendingPathComponent(name)
+                let bytes = FileSystem.size(of: path) ?? 0
+                do {
+                    let manifest = try ArchiveContents.manifest(of: path)
+                    items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,
+                                       sessions: manifest.sessions.count, host: manifest.source.host,
+                                       appVersion: manifest.source.appVersion, problem: nil))
+                } catch let error as BackupError {
+                    items.append(.init(name: name, bytes: bytes, createdAt: nil, kind: nil, sessions: nil, host: nil,
+                                       appVersion: nil, problem: error.message))
+                }
+            }
+            items.sort(by: Self.newestFirst)
+            return ListReport(location: directory, archives: items)
         }
-        items.sort(by: Self.newestFirst)
-        return ListReport(location: directory, archives: items)
     }
 
     /// Newest first: by time, then by the number of archives of the same second (`-3` before `-2` before

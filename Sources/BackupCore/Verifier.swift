@@ -37,12 +37,14 @@ public struct Verifier: Sendable {
     /// Verifies the archive at `path`; nothing extracted outlives the call.
     /// - Throws: ``BackupError`` when the archive cannot be opened or its manifest read (`noInput`,
     ///   `dataError`); problems found after that are returned in the outcome, not thrown.
-    public func verify(_ path: String) throws -> Outcome {
-        let workspace = try makeWorkspace()
-        defer { TemporaryFiles.shared.remove(workspace) }
-        var outcome = try extract(path, into: workspace)
-        outcome.databasePath = nil
-        return outcome
+    public func verify(_ path: String) throws(BackupError) -> Outcome {
+        try BackupError.atBoundary("verifying") {
+            let workspace = try makeWorkspace()
+            defer { TemporaryFiles.shared.remove(workspace) }
+            var outcome = try extract(path, into: workspace)
+            outcome.databasePath = nil
+            return outcome
+        }
     }
 
     /// Verifies the archive at `path` and leaves its database, when everything checks out, in
