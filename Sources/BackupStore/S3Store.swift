@@ -98,6 +98,7 @@ public struct S3Store: RemoteStore {
         var payloadHash = SigV4.emptyPayload
         var downloadPath: String?
         var appendToDownload = false
+        var onDownloadWrite: (@Sendable (Int) -> Void)?
     }
 
     /// Signs and sends one request. A failed transfer (no HTTP status) becomes ``StoreError`` `.unavailable`.
@@ -111,6 +112,7 @@ public struct S3Store: RemoteStore {
         request.body = call.body
         request.downloadPath = call.downloadPath
         request.appendToDownload = call.appendToDownload
+        request.onDownloadWrite = call.onDownloadWrite
         request.verifyTLS = configuration.verifyTLS
         request.stallTimeout = configuration.stallTimeout
         do {
@@ -267,7 +269,7 @@ public struct S3Store: RemoteStore {
                 let have = Self.size(of: path)
                 if have >= info.size && have > 0 { return }
                 var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
-                                downloadPath: path, appendToDownload: true)
+                                downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
                 if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
                 let response = try send(call, doing: doing)
                 guard response.status == (have > 0 ? 206 : 200) else {
