@@ -298,12 +298,22 @@ public struct Transfers: Sendable {
         do {
             return try body()
         } catch let error as StoreError {
-            switch error.kind {
-            case .notFound: throw BackupError(.noInput, error.message, cause: error)
-            case .refused: throw BackupError(.noPermission, error.message, cause: error)
-            case .unavailable: throw BackupError(.unavailable, error.message, cause: error)
-            case .other: throw BackupError(.ioError, error.message, cause: error)
-            }
+            throw BackupError(error)
         }
+    }
+}
+
+extension BackupError {
+    /// The exit code of a store's failure, by its kind: the one table for every store (local, WebDAV, S3).
+    public init(_ error: StoreError, file: String = #fileID, line: Int = #line) {
+        let code: Code = switch error.kind {
+        case .notFound: .noInput
+        case .refused: .noPermission
+        case .unavailable: .unavailable
+        case .cantCreate: .cantCreate
+        case .noSpace: .ioError
+        case .other: .ioError
+        }
+        self.init(code, error.message, cause: error, file: file, line: line)
     }
 }

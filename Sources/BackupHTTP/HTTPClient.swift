@@ -10,10 +10,11 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
     public let url: String
-    /// The system's error when the local file failed (opening, reading or writing it), with its path.
-    public let fileError: (errno: Errno, path: String)?
+    /// The system's error when the local file failed (opening, reading or writing it), with its path;
+    /// `writing`: the download's file rather than the upload's.
+    public let fileError: (errno: Errno, path: String, writing: Bool)?
 
-    public init(code: Int32, message: String, url: String, fileError: (errno: Errno, path: String)? = nil) {
+    public init(code: Int32, message: String, url: String, fileError: (errno: Errno, path: String, writing: Bool)? = nil) {
         self.code = code
         self.message = message
         self.url = url
@@ -187,7 +188,7 @@ public struct HTTPClient: Sendable {
             transfer.inputPath = path
             guard offset >= 0, size >= 0 else {
                 throw CurlError(code: -1, message: "cannot read \(size) bytes of \(path) from byte \(offset)", url: safeURL,
-                                fileError: (.invalidArgument, path))
+                                fileError: (.invalidArgument, path, false))
             }
             transfer.inputStart = offset
             transfer.inputRemaining = size
@@ -234,7 +235,7 @@ public struct HTTPClient: Sendable {
                                            permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite])
         } catch {
             let errno = error as? Errno ?? .ioError
-            throw CurlError(code: -1, message: "\(doing) \(path): \(errno)", url: url, fileError: (errno, path))
+            throw CurlError(code: -1, message: "\(doing) \(path): \(errno)", url: url, fileError: (errno, path, mode != .readOnly))
         }
     }
 
@@ -271,7 +272,7 @@ private final class Transfer {
     var stalled = false
     /// Why a callback stopped the transfer, and the local file's error when that was the reason.
     var failure: String?
-    var fileError: (errno: Errno, path: String)?
+    var fileError: (errno: Errno, path: String, writing: Bool)?
 
     /// Told how many bytes have moved so far (both ways); false stops the transfer.
     func progress(moved: Int64) -> Bool {
@@ -296,7 +297,7 @@ private final class Transfer {
             } catch {
                 let errno = error as? Errno ?? .ioError
                 failure = "cannot write the download to \(outputPath): \(errno)"
-                fileError = (errno, outputPath)
+                fileError = (errno, outputPath, true)
                 return 0 // curl stops with CURLE_WRITE_ERROR
             }
             onWrite?(count)
@@ -341,7 +342,7 @@ private final class Transfer {
             } catch {
                 let errno = error as? Errno ?? .ioError
                 failure = "cannot read \(inputPath) to send it: \(errno)"
-                fileError = (errno, inputPath)
+                fileError = (errno, inputPath, false)
                 return Int(CURL_READFUNC_ABORT)
             }
         }
