@@ -18,8 +18,7 @@ import Testing
     @Test func streamsAFileUpAndDownAndDeletesIt() throws {
         let server = try RcloneWebDAV()
         let local = TemporaryDirectory("http")
-        let bytes = (0..<3_000_000).map { _ in UInt8.random(in: 0...255) }
-        try Data(bytes).write(to: URL(fileURLWithPath: local.file("up.bin")))
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try local.randomFile("up.bin", bytes: 3_000_000))))
 
         var put = request("PUT", server, "/up.bin")
         put.body = .file(path: local.file("up.bin"), size: Int64(bytes.count))
