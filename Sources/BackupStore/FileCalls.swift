@@ -7,7 +7,7 @@ import SystemPackage
 
 /// The file calls this module needs that swift-system 1.8 does not wrap (it has open, read, write, close
 /// and stat): sync, rename, unlink, mkdir and reading a folder. Each throws the call's `Errno`; none of
-/// them reports EINTR on Linux or macOS for local files, so none retries. The corresponding C functions
+/// them is interrupted by a signal on Linux or macOS for local files, so none retries. The corresponding C functions
 /// are `fsync`, `rename`, `unlink`, `mkdir`, `opendir`/`readdir`.
 enum FileCalls {
     /// Flushes the file's data and metadata to the device.
