@@ -1,8 +1,7 @@
 import COpenSSL
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import Synchronization
+import SystemPackage
 
 /// Streaming SHA-256 over OpenSSL's EVP interface (`EVP_sha256`), which uses the CPU's SHA
 /// extensions where present. A class, so closures that stream data can share it; not thread-safe.
@@ -77,40 +76,76 @@ public enum HMACSHA256 {
     public static func mac(key: [UInt8], message: String) -> [UInt8] { mac(key: key, message: Array(message.utf8)) }
 }
 
-/// A file could not be read for hashing.
+/// A file could not be read for hashing: which, and the system's reason.
 public struct DigestError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
+    /// The system's error, when a call failed (not when the file was merely shorter than asked).
+    public let errno: Errno?
+
+    public init(path: String, reason: String, errno: Errno? = nil) {
+        self.path = path
+        self.reason = reason
+        self.errno = errno
+    }
+
+    init(path: String, _ error: any Error) {
+        let errno = error as? Errno
+        self.init(path: path, reason: errno.map { "\($0)" } ?? "\(error)", errno: errno)
+    }
+
     public var description: String { "cannot read \(path) to hash it: \(reason)" }
 }
 
 extension SHA256 {
-    /// The SHA-256 of `length` bytes of the file at `path` from `offset` (to its end when `length` is nil),
-    /// read 1 MiB at a time.
-    public static func hex(ofFile path: String, offset: Int64 = 0, length: Int64? = nil) throws(DigestError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DigestError(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
-        defer { buffer.deallocate() }
-        let hasher = SHA256()
+    /// Hashes what `read` hands out, 1 MiB at a time from `offset`, until it returns 0 bytes or `length`
+    /// bytes are hashed. Returns the bytes hashed.
+    fileprivate func update(from file: FileDescriptor, path: String, offset: Int64, length: Int64,
+                        buffer: UnsafeMutableRawBufferPointer) throws(DigestError) -> Int64 {
         var position = offset
-        var remaining = length ?? Int64.max
+        var remaining = length
         while remaining > 0 {
-            let n = pread(fd, buffer.baseAddress, Int(min(Int64(buffer.count), remaining)), off_t(position))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DigestError(path: path, reason: String(cString: strerror(errno)))
+            let n: Int
+            do {
+                n = try file.read(fromAbsoluteOffset: position,
+                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), remaining))]))
+            } catch {
+                throw DigestError(path: path, error)
             }
-            if n == 0 {
-                guard length == nil else { throw DigestError(path: path, reason: "the file ends before byte \(position + remaining)") }
-                break
-            }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            if n == 0 { break }
+            update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             position += Int64(n)
             remaining -= Int64(n)
         }
-        return hasher.finalize()
+        return position - offset
+    }
+
+    /// Opens `path` for reading, runs `body` with it and a 1 MiB buffer, and closes it.
+    private static func reading<T>(_ path: String, _ body: (FileDescriptor, UnsafeMutableRawBufferPointer) throws(DigestError) -> T) throws(DigestError) -> T {
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        } catch {
+            throw DigestError(path: path, error)
+        }
+        defer { try? file.close() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        return try body(file, buffer)
+    }
+
+    /// The SHA-256 of `length` bytes of the file at `path` from `offset` (to its end when `length` is nil),
+    /// read 1 MiB at a time.
+    /// - Throws: ``DigestError`` when the file cannot be read, or ends before `offset + length`.
+    public static func hex(ofFile path: String, offset: Int64 = 0, length: Int64? = nil) throws(DigestError) -> String {
+        try reading(path) { file, buffer throws(DigestError) in
+            let hasher = SHA256()
+            let hashed = try hasher.update(from: file, path: path, offset: offset, length: length ?? Int64.max, buffer: buffer)
+            if let length, hashed < length {
+                throw DigestError(path: path, reason: "the file ends before byte \(offset + length)")
+            }
+            return hasher.finalize()
+        }
     }
 }
 
@@ -119,85 +154,125 @@ extension SHA256 {
     /// the file itself), for an upload in parts: the whole for the object's metadata, the pieces for each
     /// part's signature. Takes about as long as hashing the file once.
     public static func hexes(ofFile path: String, partSize: Int64) throws(DigestError) -> (whole: String, parts: [String]) {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
-        final class Outcome: @unchecked Sendable { var parts: Result<[String], DigestError> = .success([]) }
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            outcome.parts = Result { () throws(DigestError) -> [String] in
-                try stride(from: Int64(0), to: max(size, 1), by: Int(partSize)).map { offset throws(DigestError) in
-                    try hex(ofFile: path, offset: offset, length: min(partSize, size - offset))
-                }
+        let size = (try? Stat(FilePath(path)))?.size ?? 0
+        let parts = OwnThread { () throws(DigestError) -> [String] in
+            try stride(from: Int64(0), to: max(size, 1), by: Int(partSize)).map { offset throws(DigestError) in
+                try hex(ofFile: path, offset: offset, length: min(partSize, size - offset))
             }
+        }
+        let whole = Result { () throws(DigestError) -> String in try hex(ofFile: path) }
+        let pieces = parts.join()
+        return (try whole.get(), try pieces.get())
+    }
+}
+
+/// A result computed on a thread of its own (hashing runs beside the caller's own work, not on a
+/// shared pool that might run it later); ``join()`` waits for it.
+final class OwnThread<Success: Sendable>: Sendable {
+    private let outcome = Mutex<Result<Success, DigestError>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ body: @escaping @Sendable () throws(DigestError) -> Success) {
+        Thread { [self] in
+            let result = Result { () throws(DigestError) -> Success in try body() }
+            outcome.withLock { $0 = result }
             done.signal()
         }.start()
-        let whole = Result { () throws(DigestError) -> String in try hex(ofFile: path) }
+    }
+
+    /// Waits for the thread's result; any number of calls, from any thread.
+    func join() -> Result<Success, DigestError> {
         done.wait()
-        return (try whole.get(), try outcome.parts.get())
+        done.signal() // for the next caller
+        return outcome.withLock { $0! }
     }
 }
 
 /// Hashes a file while another thread is still writing it (a download), reading behind the writer, so the
-/// digest is ready moments after the last byte lands. The writer only appends (or truncates before any byte
-/// is read); call ``finish()`` once it has closed the file, whatever happened (the thread polls until then).
-public final class FollowingHasher: @unchecked Sendable {
-    private let path: String
-    private let lock = NSLock()
-    private var writerDone = false
-    private let finished = DispatchSemaphore(value: 0)
-    private var outcome: Result<(digest: String, bytes: Int64), DigestError>?
+/// digest is ready moments after the last byte lands. The writer only appends, and tells of each block
+/// with ``wrote(_:)`` (the hasher sleeps until then, it does not poll); call ``finish()`` once the writer
+/// has closed the file, whatever happened.
+public final class FollowingHasher: Sendable {
+    /// What the writer has told the hashing thread.
+    private final class Progress: Sendable {
+        struct State {
+            var written: Int64 = 0
+            var writerDone = false
+            /// Set while the reader sleeps: the count of bytes written that wakes it.
+            var wakeAt: Int64?
+        }
+        let state = Mutex(State())
+        /// Released when the writer reaches ``State/wakeAt`` (or is done), once per sleep.
+        let wake = DispatchSemaphore(value: 0)
 
-    public init(path: String) {
-        self.path = path
-        Thread { [self] in
-            let result = Result { () throws(DigestError) -> (digest: String, bytes: Int64) in try follow() }
-            lock.lock(); outcome = result; lock.unlock()
-            finished.signal()
-        }.start()
-    }
-
-    private var isWriterDone: Bool { lock.lock(); defer { lock.unlock() }; return writerDone }
-
-    private func follow() throws(DigestError) -> (digest: String, bytes: Int64) {
-        var fd: Int32 = -1
-        while fd < 0 {
-            fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                guard errno == ENOENT else { throw DigestError(path: path, reason: String(cString: strerror(errno))) }
-                if isWriterDone { return (SHA256.hex(of: []), 0) }
-                usleep(2_000)
+        /// Waits until `target` bytes are written, or the writer is done.
+        func wait(until target: Int64) -> (written: Int64, done: Bool) {
+            while true {
+                let now = state.withLock { state -> (Int64, Bool)? in
+                    if state.writerDone || state.written >= target { return (state.written, state.writerDone) }
+                    state.wakeAt = target
+                    return nil
+                }
+                if let now { return now }
+                wake.wait()
             }
         }
-        defer { close(fd) }
+
+        func update(_ change: (inout State) -> Void) {
+            let waking = state.withLock { state -> Bool in
+                change(&state)
+                guard let wakeAt = state.wakeAt, state.writerDone || state.written >= wakeAt else { return false }
+                state.wakeAt = nil
+                return true
+            }
+            if waking { wake.signal() }
+        }
+    }
+
+    private let progress = Progress()
+    private let hashing: OwnThread<(digest: String, bytes: Int64)>
+
+    public init(path: String) {
+        let progress = self.progress
+        hashing = OwnThread { () throws(DigestError) -> (digest: String, bytes: Int64) in
+            try Self.follow(path, progress)
+        }
+    }
+
+    /// Tells the hasher that `count` more bytes are in the file.
+    public func wrote(_ count: Int) {
+        progress.update { $0.written += Int64(count) }
+    }
+
+    private static func follow(_ path: String, _ progress: Progress) throws(DigestError) -> (digest: String, bytes: Int64) {
+        // The reader wakes for each MiB written (not each block), and when the writer is done.
+        let batch: Int64 = 1 << 20
+        var (seen, done) = progress.wait(until: 1)
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        } catch Errno.noSuchFileOrDirectory where done {
+            return (SHA256.hex(of: []), 0) // the writer never created it
+        } catch {
+            throw DigestError(path: path, error)
+        }
+        defer { try? file.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
         defer { buffer.deallocate() }
         let hasher = SHA256()
         var position: Int64 = 0
         while true {
-            // Read the done flag before reading: once it is set, a short read means the real end.
-            let last = isWriterDone
-            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(position))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DigestError(path: path, reason: String(cString: strerror(errno)))
-            }
-            if n > 0 {
-                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                position += Int64(n)
-            } else if last {
-                return (hasher.finalize(), position)
-            } else {
-                usleep(2_000)
-            }
+            // Everything written up to the last word from the writer is in the file: read to its end. Once
+            // the writer is done, that end is the real one.
+            position += try hasher.update(from: file, path: path, offset: position, length: Int64.max, buffer: buffer)
+            if done { return (hasher.finalize(), position) }
+            (seen, done) = progress.wait(until: seen + batch)
         }
     }
 
     /// Waits for the hasher to reach the end of the finished file; returns the digest and the bytes hashed.
     public func finish() throws(DigestError) -> (digest: String, bytes: Int64) {
-        lock.lock(); writerDone = true; lock.unlock()
-        finished.wait()
-        finished.signal()
-        lock.lock(); defer { lock.unlock() }
-        return try outcome!.get()
+        progress.update { $0.writerDone = true }
+        return try hashing.join().get()
     }
 }

@@ -1,13 +1,25 @@
 import CCurl
 import Foundation
+import SystemPackage
 
 /// A failure of the transfer itself (no HTTP status): refused connection, DNS, TLS, timeout, a callback
-/// that stopped it. A non-2xx status is not an error: it is ``HTTPResponse/status``.
-/// The URL is kept without credentials.
+/// that stopped it, or the local file the body comes from or goes to. A non-2xx status is not an error:
+/// it is ``HTTPResponse/status``. The URL is kept without credentials.
 public struct CurlError: Error, CustomStringConvertible, Sendable {
+    /// curl's `CURLcode`, or -1 when curl was not reached (the local file could not be opened).
     public let code: Int32
     public let message: String
     public let url: String
+    /// The system's error when the local file failed (opening, reading or writing it), with its path;
+    /// `writing`: the download's file rather than the upload's.
+    public let fileError: (errno: Errno, path: String, writing: Bool)?
+
+    public init(code: Int32, message: String, url: String, fileError: (errno: Errno, path: String, writing: Bool)? = nil) {
+        self.code = code
+        self.message = message
+        self.url = url
+        self.fileError = fileError
+    }
 
     public var description: String { "\(message) (curl error \(code)) for \(url)" }
 
@@ -35,6 +47,9 @@ public struct HTTPRequest: Sendable {
     public var downloadPath: String?
     /// Append to ``downloadPath`` instead of truncating it (resuming with a `Range` header).
     public var appendToDownload = false
+    /// Told the size of each block just written to ``downloadPath`` (on the transfer's thread), so a reader
+    /// of the file can follow it without polling.
+    public var onDownloadWrite: (@Sendable (Int) -> Void)?
     /// Sent with ``authScheme``.
     public var credentials: (user: String, password: String)?
     /// `.any` lets curl find out (a first request without credentials; for an upload, curl sends the whole
@@ -94,13 +109,17 @@ public struct HTTPClient: Sendable {
         }
         defer { curl_easy_cleanup(handle) }
         let transfer = Transfer()
-        if let path = request.downloadPath {
-            transfer.output = fopen(path, request.appendToDownload ? "ab" : "wb")
-            guard transfer.output != nil else {
-                throw CurlError(code: -1, message: "cannot create \(path): \(String(cString: strerror(errno)))", url: safeURL)
-            }
+        // Every descriptor opened below is closed on every way out, thrown errors included.
+        defer {
+            try? transfer.input?.close()
+            try? transfer.output?.close()
         }
-        defer { if let output = transfer.output { fclose(output) } }
+        if let path = request.downloadPath {
+            let options: FileDescriptor.OpenOptions = request.appendToDownload ? [.create, .append, .closeOnExec] : [.create, .truncate, .closeOnExec]
+            transfer.output = try Self.open(path, .writeOnly, options: options, doing: "cannot create", url: safeURL)
+            transfer.outputPath = path
+            transfer.onWrite = request.onDownloadWrite
+        }
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
         for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
@@ -165,9 +184,11 @@ public struct HTTPClient: Sendable {
             set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(bytes.count)))
         case .file(let path, let offset, let size):
-            transfer.input = fopen(path, "rb")
-            guard transfer.input != nil, fseeko(transfer.input, off_t(offset), SEEK_SET) == 0 else {
-                throw CurlError(code: -1, message: "cannot read \(path): \(String(cString: strerror(errno)))", url: safeURL)
+            transfer.input = try Self.open(path, .readOnly, options: [.closeOnExec], doing: "cannot read", url: safeURL)
+            transfer.inputPath = path
+            guard offset >= 0, size >= 0 else {
+                throw CurlError(code: -1, message: "cannot read \(size) bytes of \(path) from byte \(offset)", url: safeURL,
+                                fileError: (.invalidArgument, path, false))
             }
             transfer.inputStart = offset
             transfer.inputRemaining = size
@@ -175,7 +196,6 @@ public struct HTTPClient: Sendable {
             set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)))
         }
-        defer { if let input = transfer.input { fclose(input) } }
         if case .none = request.body {} else {
             // CURLOPT_UPLOAD makes it a PUT; a custom method (MKCOL, PROPFIND) keeps its name.
             set(cbk_curl_setopt_read_function(handle, { buffer, size, count, context in
@@ -199,11 +219,24 @@ public struct HTTPClient: Sendable {
                             message: "nothing moved for \(request.stallTimeout) s", url: safeURL)
         }
         guard rc == CURLE_OK else {
-            throw CurlError(code: Int32(rc.rawValue), message: transfer.failure ?? String(cString: curl_easy_strerror(rc)), url: safeURL)
+            throw CurlError(code: Int32(rc.rawValue), message: transfer.failure ?? String(cString: curl_easy_strerror(rc)), url: safeURL,
+                            fileError: transfer.fileError)
         }
         var status = 0
         _ = cbk_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
+    }
+
+    /// Opens the local file of a transfer; the caller closes it.
+    private static func open(_ path: String, _ mode: FileDescriptor.AccessMode, options: FileDescriptor.OpenOptions,
+                             doing: String, url: String) throws(CurlError) -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), mode, options: options,
+                                           permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite])
+        } catch {
+            let errno = error as? Errno ?? .ioError
+            throw CurlError(code: -1, message: "\(doing) \(path): \(errno)", url: url, fileError: (errno, path, mode != .readOnly))
+        }
     }
 
     /// `url` without user:password.
@@ -217,8 +250,11 @@ public struct HTTPClient: Sendable {
 
 /// The state of one transfer, reached from curl's C callbacks through an unretained pointer.
 private final class Transfer {
-    var output: UnsafeMutablePointer<FILE>?
-    var input: UnsafeMutablePointer<FILE>?
+    var output: FileDescriptor?
+    var outputPath = ""
+    var onWrite: (@Sendable (Int) -> Void)?
+    var input: FileDescriptor?
+    var inputPath = ""
     /// Where the body starts in ``input`` and how much of it is left to send.
     var inputStart: Int64 = 0
     var inputRemaining: Int64 = 0
@@ -234,6 +270,9 @@ private final class Transfer {
     private var lastChange = Date()
     /// The transfer was stopped because nothing moved for ``stallTimeout`` seconds.
     var stalled = false
+    /// Why a callback stopped the transfer, and the local file's error when that was the reason.
+    var failure: String?
+    var fileError: (errno: Errno, path: String, writing: Bool)?
 
     /// Told how many bytes have moved so far (both ways); false stops the transfer.
     func progress(moved: Int64) -> Bool {
@@ -249,14 +288,20 @@ private final class Transfer {
         }
         return true
     }
-    var failure: String?
 
     func receive(_ data: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         // Only a successful response's body goes to the file; an error's stays in memory, to be read.
         if let output, (200..<300).contains(status) {
-            let written = fwrite(data, 1, count, output)
-            if written != count { failure = "writing the download failed: \(String(cString: strerror(errno)))" }
-            return written
+            do {
+                try output.writeAll(UnsafeRawBufferPointer(start: data, count: count))
+            } catch {
+                let errno = error as? Errno ?? .ioError
+                failure = "cannot write the download to \(outputPath): \(errno)"
+                fileError = (errno, outputPath, true)
+                return 0 // curl stops with CURLE_WRITE_ERROR
+            }
+            onWrite?(count)
+            return count
         }
         body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count))
         return count
@@ -276,10 +321,10 @@ private final class Transfer {
     }
 
     func seek(to offset: Int64) -> Bool {
-        if let input {
+        if input != nil {
             guard offset >= 0, offset <= inputSize else { return false }
             inputRemaining = inputSize - offset
-            return fseeko(input, off_t(inputStart + offset), SEEK_SET) == 0
+            return true
         }
         guard offset >= 0, offset <= Int64(source.count) else { return false }
         sent = Int(offset)
@@ -288,9 +333,18 @@ private final class Transfer {
 
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
         if let input {
-            let n = fread(buffer, 1, Int(min(Int64(count), inputRemaining)), input)
-            inputRemaining -= Int64(n)
-            return n
+            let wanted = Int(min(Int64(count), inputRemaining))
+            do {
+                let n = try input.read(fromAbsoluteOffset: inputStart + inputSize - inputRemaining,
+                                       into: UnsafeMutableRawBufferPointer(start: buffer, count: wanted))
+                inputRemaining -= Int64(n)
+                return n
+            } catch {
+                let errno = error as? Errno ?? .ioError
+                failure = "cannot read \(inputPath) to send it: \(errno)"
+                fileError = (errno, inputPath, false)
+                return Int(CURL_READFUNC_ABORT)
+            }
         }
         let n = min(count, source.count - sent)
         source.withUnsafeBytes { raw in

@@ -1,9 +1,8 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemPackage
 
-/// A folder on this machine. `put` copies to a hidden temporary name, syncs, then renames.
+/// A folder on this machine. `put` copies to a hidden temporary name, syncs, then renames. Every failure
+/// is a ``StoreError`` classified from the system's error (``StoreError/file(_:doing:path:creating:)``).
 public struct LocalStore: RemoteStore {
     public let root: String
 
@@ -15,58 +14,110 @@ public struct LocalStore: RemoteStore {
 
     public func put(file source: String, as name: String) throws {
         try Self.check(name)
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let doing = "storing \(source) as \(name) in \(root)"
+        do {
+            try FileCalls.makeDirectories(root)
+        } catch {
+            throw StoreError.file(error, doing: "creating the folder \(root)", path: root, creating: true)
+        }
         let temporary = path(".\(name).part-\(UInt32.random(in: 0...UInt32.max))")
         do {
-            try Self.copy(source, to: temporary)
-            guard rename(temporary, path(name)) == 0 else { throw StoreError(.other, "cannot rename into \(path(name)): \(String(cString: strerror(errno)))") }
+            try Self.copy(source, to: temporary, doing: doing)
+            do {
+                try FileCalls.move(temporary, to: path(name))
+            } catch {
+                throw StoreError.file(error, doing: doing, path: path(name), creating: true)
+            }
         } catch {
-            unlink(temporary)
+            try? FileCalls.remove(temporary)
             throw error
         }
     }
 
     public func get(_ name: String, to destination: String) throws {
         try Self.check(name)
-        guard FileManager.default.fileExists(atPath: path(name)) else { throw StoreError(.notFound, "\(path(name)) does not exist") }
-        try Self.copy(path(name), to: destination)
+        try Self.copy(path(name), to: destination, doing: "copying \(name) from \(root) to \(destination)")
     }
 
     public func stat(_ name: String) throws -> ObjectInfo? {
         try Self.check(name)
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path(name)) else { return nil }
-        return ObjectInfo(name: name, size: (attributes[.size] as? NSNumber)?.int64Value ?? 0, modified: attributes[.modificationDate] as? Date)
+        let stat: Stat
+        do {
+            stat = try Stat(FilePath(path(name)))
+        } catch .noSuchFileOrDirectory, .notDirectory {
+            return nil
+        } catch {
+            throw StoreError.file(error, doing: "looking up \(name) in \(root)", path: path(name), creating: false)
+        }
+        let modified = stat.st_mtim
+        return ObjectInfo(name: name, size: stat.size,
+                          modified: Date(timeIntervalSince1970: Double(modified.tv_sec) + Double(modified.tv_nsec) / 1e9))
     }
 
     public func list(prefix: String) throws -> [ObjectInfo] {
-        guard FileManager.default.fileExists(atPath: root) else { return [] }
-        let names = try FileManager.default.contentsOfDirectory(atPath: root)
+        let names: [String]
+        do {
+            names = try FileCalls.names(in: root)
+        } catch .noSuchFileOrDirectory {
+            return []
+        } catch {
+            throw StoreError.file(error, doing: "listing \(root)", path: root, creating: false)
+        }
         return try names.filter { $0.hasPrefix(prefix) && !$0.hasPrefix(".") }.sorted().compactMap { try stat($0) }
     }
 
     public func delete(_ name: String) throws {
         try Self.check(name)
-        if unlink(path(name)) != 0 && errno != ENOENT {
-            throw StoreError(.other, "cannot delete \(path(name)): \(String(cString: strerror(errno)))")
+        do {
+            try FileCalls.remove(path(name))
+        } catch .noSuchFileOrDirectory {
+            return
+        } catch {
+            throw StoreError.file(error, doing: "deleting \(name) from \(root)", path: path(name), creating: false)
         }
     }
 
-    /// Copies `source` to `destination` and syncs it.
-    static func copy(_ source: String, to destination: String) throws {
-        guard let input = fopen(source, "rb") else { throw StoreError(.notFound, "cannot read \(source): \(String(cString: strerror(errno)))") }
-        defer { fclose(input) }
-        guard let output = fopen(destination, "wb") else { throw StoreError(.other, "cannot create \(destination): \(String(cString: strerror(errno)))") }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Copies `source` to `destination` (created or truncated) and syncs it.
+    /// - Throws: ``StoreError``: reading `source` as a read, anything on `destination` as a creation.
+    static func copy(_ source: String, to destination: String, doing: String) throws(StoreError) {
+        let input: FileDescriptor
+        do {
+            input = try FileDescriptor.open(FilePath(source), .readOnly, options: .closeOnExec)
+        } catch {
+            throw StoreError.file(error, doing: doing, path: source, creating: false)
+        }
+        defer { try? input.close() }
+        let output: FileDescriptor
+        do {
+            output = try FileDescriptor.open(FilePath(destination), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                             permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite])
+        } catch {
+            throw StoreError.file(error, doing: doing, path: destination, creating: true)
+        }
+        var closed = false
+        defer { if !closed { try? output.close() } }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
         while true {
-            let n = fread(&buffer, 1, buffer.count, input)
+            let n: Int
+            do {
+                n = try input.read(into: buffer)
+            } catch {
+                throw StoreError.file(error, doing: doing, path: source, creating: false)
+            }
             if n == 0 { break }
-            guard fwrite(buffer, 1, n, output) == n else {
-                fclose(output)
-                throw StoreError(.other, "cannot write \(destination): \(String(cString: strerror(errno)))")
+            do {
+                try output.writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            } catch {
+                throw StoreError.file(error, doing: doing, path: destination, creating: true)
             }
         }
-        let flushed = fflush(output) == 0 && fsync(fileno(output)) == 0
-        fclose(output)
-        guard flushed else { throw StoreError(.other, "cannot write \(destination): \(String(cString: strerror(errno)))") }
+        do {
+            try FileCalls.sync(output)
+            closed = true
+            try output.close()
+        } catch {
+            throw StoreError.file(error, doing: doing, path: destination, creating: true)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import BackupDigest
 import BackupHTTP
 import Foundation
+import SystemPackage
 
 /// A bucket (and key prefix) on an S3-compatible service: AWS, R2, B2, MinIO, Ceph radosgw, Garage.
 /// Requests are signed with ``SigV4`` with the body's real SHA-256; the archive's SHA-256 travels as
@@ -60,9 +61,13 @@ public struct S3Store: RemoteStore {
     public init(_ configuration: Configuration) throws {
         guard let components = URLComponents(string: configuration.endpoint), let scheme = components.scheme,
               ["http", "https"].contains(scheme), let host = components.host, !host.isEmpty else {
-            throw StoreError(.other, "invalid S3 endpoint '\(configuration.endpoint)': use http(s)://host[:port]")
+            throw StoreError(.other, doing: "opening an S3 store", location: configuration.endpoint,
+                             reason: "invalid S3 endpoint '\(configuration.endpoint)': use http(s)://host[:port]")
         }
-        guard !configuration.bucket.isEmpty else { throw StoreError(.other, "an S3 remote needs a bucket: s3://bucket/prefix") }
+        guard !configuration.bucket.isEmpty else {
+            throw StoreError(.other, doing: "opening an S3 store", location: configuration.endpoint,
+                             reason: "an S3 remote needs a bucket: s3://bucket/prefix")
+        }
         self.configuration = configuration
         self.scheme = scheme
         let port = components.port.map { ":\($0)" } ?? ""
@@ -98,6 +103,7 @@ public struct S3Store: RemoteStore {
         var payloadHash = SigV4.emptyPayload
         var downloadPath: String?
         var appendToDownload = false
+        var onDownloadWrite: (@Sendable (Int) -> Void)?
     }
 
     /// Signs and sends one request. A failed transfer (no HTTP status) becomes ``StoreError`` `.unavailable`.
@@ -111,6 +117,7 @@ public struct S3Store: RemoteStore {
         request.body = call.body
         request.downloadPath = call.downloadPath
         request.appendToDownload = call.appendToDownload
+        request.onDownloadWrite = call.onDownloadWrite
         request.verifyTLS = configuration.verifyTLS
         request.stallTimeout = configuration.stallTimeout
         do {
@@ -122,7 +129,7 @@ public struct S3Store: RemoteStore {
 
     /// S3's error document, `<Error><Code>…</Code><Message>…</Message></Error>`, when the body is one.
     private static func errorCode(_ response: HTTPResponse) -> (code: String, message: String)? {
-        guard !response.body.isEmpty, let root = try? XMLElement.parse(Data(response.body), what: "an error"),
+        guard !response.body.isEmpty, let root = try? XMLElement.parse(Data(response.body), what: "an error", from: ""),
               root.name == "Error", let code = root.value("Code") else { return nil }
         return (code, root.value("Message") ?? "")
     }
@@ -137,7 +144,7 @@ public struct S3Store: RemoteStore {
         default: kind = .other
         }
         let said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
-        return StoreError(kind, "\(doing): the server answered \(response.status)\(said)", status: response.status)
+        return .response(kind, doing: doing, url: "\(self)", status: response.status, said: said)
     }
 
     private static func isNoSuchBucket(_ response: HTTPResponse) -> Bool {
@@ -169,16 +176,21 @@ public struct S3Store: RemoteStore {
 
     public func put(file path: String, as name: String) throws {
         try Self.check(name)
-        let size = Self.size(of: path)
         let doing = "uploading \(name) to \(self)"
+        let size: Int64
+        do {
+            size = try FileCalls.size(of: path)
+        } catch {
+            throw StoreError.file(error, doing: doing, path: path, creating: false)
+        }
         let sha256: String
         if size > configuration.multipartThreshold {
             let partSize = max(configuration.partSize, 8 << 20)
-            let hashes = try Self.hashing { () throws(DigestError) in try SHA256.hexes(ofFile: path, partSize: partSize) }
+            let hashes = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hexes(ofFile: path, partSize: partSize) }
             sha256 = hashes.whole
             try putMultipart(path, size: size, partSize: partSize, sha256: sha256, partHashes: hashes.parts, key: key(name), doing: doing)
         } else {
-            sha256 = try Self.hashing { () throws(DigestError) in try SHA256.hex(ofFile: path) }
+            sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
             let call = Call(method: "PUT", key: key(name),
                             headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)],
                             body: .file(path: path, size: size), payloadHash: sha256)
@@ -189,15 +201,18 @@ public struct S3Store: RemoteStore {
         let stored = try stat(name)
         guard let stored, stored.size == size, stored.sha256 == sha256 else {
             try? delete(name)
-            throw StoreError(.unavailable, "\(doing): the server holds \(stored.map { "\($0.size) bytes, SHA-256 \($0.sha256 ?? "none")" } ?? "nothing") after the upload, not \(size) bytes with SHA-256 \(sha256)")
+            throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "the server holds \(stored.map { "\($0.size) bytes, SHA-256 \($0.sha256 ?? "none")" } ?? "nothing") after the upload, not \(size) bytes with SHA-256 \(sha256)")
         }
     }
 
-    private static func hashing<T>(_ body: () throws(DigestError) -> T) throws -> T {
+    private static func hashing<T>(_ doing: String, _ body: () throws(DigestError) -> T) throws(StoreError) -> T {
         do {
             return try body()
         } catch {
-            throw StoreError(.other, error.description)
+            guard let errno = error.errno else {
+                throw StoreError(.other, doing: doing, location: error.path, reason: error.description)
+            }
+            throw StoreError.file(errno, doing: doing, path: error.path, creating: false)
         }
     }
 
@@ -209,9 +224,9 @@ public struct S3Store: RemoteStore {
                          headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
         let started = try sendCreatingBucket(start, doing: doing)
         guard started.isSuccess else { throw failure(started, doing) }
-        guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)").value("UploadId"),
+        guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
               !uploadID.isEmpty else {
-            throw StoreError(.other, "\(doing): the server did not give an upload id")
+            throw StoreError(.other, doing: doing, location: "\(self)", reason: "the server did not give an upload id")
         }
         do {
             var parts: [(number: Int, etag: String)] = []
@@ -253,10 +268,13 @@ public struct S3Store: RemoteStore {
         try Self.check(name)
         let doing = "downloading \(name) from \(self)"
         guard let (info, etag) = try head(name) else {
-            throw StoreError(.notFound, "\(doing): there is no such object")
+            throw StoreError(.notFound, doing: doing, location: "\(self)/\(name)", reason: "there is no such object")
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
-            throw StoreError(.other, "\(doing): cannot create \(path)")
+        do {
+            try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                    permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite]).close()
+        } catch {
+            throw StoreError.file(error, doing: doing, path: path, creating: true)
         }
         // Hashed as it arrives, so the check costs no extra pass over the file.
         let hasher = FollowingHasher(path: path)
@@ -267,30 +285,33 @@ public struct S3Store: RemoteStore {
                 let have = Self.size(of: path)
                 if have >= info.size && have > 0 { return }
                 var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
-                                downloadPath: path, appendToDownload: true)
+                                downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
                 if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
                 let response = try send(call, doing: doing)
                 guard response.status == (have > 0 ? 206 : 200) else {
-                    if response.status == 412 { throw StoreError(.other, "\(doing): the object changed during the download") }
+                    if response.status == 412 {
+                        throw StoreError(.other, doing: doing, location: "\(self)/\(name)", reason: "the object changed during the download")
+                    }
                     throw failure(response, doing)
                 }
             }
-            let (actual, received) = try Self.hashing { () throws(DigestError) in try hasher.finish() }
+            let (actual, received) = try Self.hashing(doing) { () throws(DigestError) in try hasher.finish() }
             guard received == info.size else {
-                throw StoreError(.unavailable, "\(doing): received \(received) bytes of \(info.size)")
+                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "received \(received) bytes of \(info.size)")
             }
             if let expected = info.sha256, actual != expected {
-                throw StoreError(.unavailable, "\(doing): the download's SHA-256 is \(actual), the object's metadata says \(expected)")
+                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "the download's SHA-256 is \(actual), the object's metadata says \(expected)")
             }
         } catch {
             _ = try? hasher.finish()
-            try? FileManager.default.removeItem(atPath: path)
+            try? FileCalls.remove(path)
             throw error
         }
     }
 
+    /// The size of the file at `path`, 0 when there is none yet.
     private static func size(of path: String) -> Int64 {
-        ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.int64Value ?? 0
+        (try? FileCalls.size(of: path)) ?? 0
     }
 
     public func stat(_ name: String) throws -> ObjectInfo? {
@@ -322,7 +343,7 @@ public struct S3Store: RemoteStore {
             let response = try send(Call(method: "GET", key: nil, query: query), doing: doing)
             if Self.isNoSuchBucket(response) { return [] }
             guard response.status == 200 else { throw failure(response, doing) }
-            let page = try XMLElement.parse(Data(response.body), what: "the listing of \(self)")
+            let page = try XMLElement.parse(Data(response.body), what: "the listing of \(self)", from: "\(self)")
             for entry in page.all("Contents") {
                 guard let key = entry.value("Key"), key.hasPrefix(base) else { continue }
                 let name = String(key.dropFirst(base.count))
@@ -351,7 +372,7 @@ public struct S3Store: RemoteStore {
         let response = try send(Call(method: "GET", key: nil, query: [("uploads", "")]), doing: doing)
         if Self.isNoSuchBucket(response) { return [] }
         guard response.status == 200 else { throw failure(response, doing) }
-        let page = try XMLElement.parse(Data(response.body), what: "the list of incomplete uploads in \(self)")
+        let page = try XMLElement.parse(Data(response.body), what: "the list of incomplete uploads in \(self)", from: "\(self)")
         return page.all("Upload").compactMap { upload in
             guard let key = upload.value("Key"), key.hasPrefix(base), let id = upload.value("UploadId") else { return nil }
             return (String(key.dropFirst(base.count)), id)

@@ -1,5 +1,7 @@
 import BackupHTTP
 import Foundation
+import Synchronization
+import SystemPackage
 
 /// A WebDAV collection (Apache mod_dav, Nextcloud, rclone, ...). Uploads go to a hidden temporary name and
 /// are then MOVEd to their own, so no reader ever sees half an object; missing parent collections are created.
@@ -13,15 +15,11 @@ public struct WebDAVStore: RemoteStore {
     /// A transfer that moves nothing for this many seconds is given up (and retried).
     public var stallTimeout = 30
     /// The authentication scheme the server asked for, once known (so uploads never go out unauthenticated).
+    /// Shared by the copies of this store (a class: `Mutex` cannot be copied with the struct).
     private let scheme = SchemeMemory()
 
-    private final class SchemeMemory: @unchecked Sendable {
-        private let lock = NSLock()
-        private var known: AuthScheme?
-        var value: AuthScheme? {
-            get { lock.lock(); defer { lock.unlock() }; return known }
-            set { lock.lock(); known = newValue; lock.unlock() }
-        }
+    private final class SchemeMemory: Sendable {
+        let known = Mutex<AuthScheme?>(nil)
     }
 
     public init(baseURL: String, user: String?, password: String?) {
@@ -40,7 +38,7 @@ public struct WebDAVStore: RemoteStore {
     private func request(_ method: String, _ url: String) -> HTTPRequest {
         var request = HTTPRequest(method: method, url: url)
         request.credentials = credentials
-        request.authScheme = scheme.value ?? .any
+        request.authScheme = scheme.known.withLock { $0 } ?? .any
         request.verifyTLS = verifyTLS
         request.stallTimeout = stallTimeout
         return request
@@ -54,7 +52,7 @@ public struct WebDAVStore: RemoteStore {
         }
     }
 
-    private func failure(_ response: HTTPResponse, _ doing: String) -> StoreError {
+    private func failure(_ response: HTTPResponse, _ doing: String, url: String? = nil) -> StoreError {
         let kind: StoreError.Kind
         switch response.status {
         case 404: kind = .notFound
@@ -63,27 +61,32 @@ public struct WebDAVStore: RemoteStore {
         case 408, 423, 429, 500...: kind = .unavailable
         default: kind = .other
         }
-        return StoreError(kind, "\(doing): the server answered \(response.status)", status: response.status)
+        return .response(kind, doing: doing, url: url ?? baseURL, status: response.status)
     }
 
     /// Learns the server's scheme from a body-less request without credentials. With the scheme unknown,
     /// curl would send an upload's whole body without credentials first, then again with them (and a server
     /// that closes the connection after its 401 can cut that first copy short).
     private func learnScheme() throws {
-        guard credentials != nil, scheme.value == nil else { return }
+        guard credentials != nil, scheme.known.withLock({ $0 }) == nil else { return }
         var probe = HTTPRequest(method: "HEAD", url: baseURL + "/")
         probe.verifyTLS = verifyTLS
         probe.stallTimeout = stallTimeout
         let response = try perform(probe, doing: "asking \(baseURL) how to authenticate")
         if response.status == 401, let challenge = response.headers["www-authenticate"] {
-            scheme.value = AuthScheme(challenge: challenge)
+            scheme.known.withLock { $0 = AuthScheme(challenge: challenge) }
         }
     }
 
     public func put(file path: String, as name: String) throws {
         try Self.check(name)
         try learnScheme()
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        let size: Int64
+        do {
+            size = try FileCalls.size(of: path)
+        } catch {
+            throw StoreError.file(error, doing: "uploading \(name) to \(baseURL)", path: path, creating: false)
+        }
         let temporary = ".\(name).part-\(UInt32.random(in: 0...UInt32.max))"
         var upload = request("PUT", url(temporary))
         upload.body = .file(path: path, size: size)
@@ -113,7 +116,9 @@ public struct WebDAVStore: RemoteStore {
 
     /// MKCOL every component of the base path, from the top: 201 made it, 405 means it was there.
     private func createCollections() throws {
-        guard let components = URLComponents(string: baseURL) else { throw StoreError(.other, "invalid URL \(baseURL)") }
+        guard let components = URLComponents(string: baseURL) else {
+            throw StoreError(.other, doing: "creating the collection \(baseURL)", location: baseURL, reason: "not a valid URL")
+        }
         var origin = components
         origin.path = ""
         var current = origin.string ?? ""
@@ -121,7 +126,7 @@ public struct WebDAVStore: RemoteStore {
             current += "/" + part
             let response = try perform(request("MKCOL", current + "/"), doing: "creating the collection \(current)")
             guard response.isSuccess || response.status == 405 || response.status == 301 else {
-                throw failure(response, "creating the collection \(current)")
+                throw failure(response, "creating the collection \(current)", url: current)
             }
         }
     }
@@ -132,8 +137,8 @@ public struct WebDAVStore: RemoteStore {
         download.downloadPath = path
         let response = try perform(download, doing: "downloading \(name) from \(baseURL)")
         guard response.status == 200 else {
-            try? FileManager.default.removeItem(atPath: path)
-            throw failure(response, "downloading \(name) from \(baseURL)")
+            try? FileCalls.remove(path)
+            throw failure(response, "downloading \(name) from \(baseURL)", url: url(name))
         }
     }
 
@@ -187,7 +192,7 @@ enum Propfind {
     }
 
     static func parse(_ data: Data, listing base: String) throws -> [Entry] {
-        let root = try XMLElement.parse(data, what: "the server's listing of \(base)")
+        let root = try XMLElement.parse(data, what: "the server's listing of \(base)", from: base)
         var basePath = URLComponents(string: base)?.percentEncodedPath ?? ""
         while basePath.hasSuffix("/") { basePath.removeLast() }
         return root.all("response", in: "DAV:").map { response in

@@ -32,14 +32,16 @@ struct XMLElement: Sendable {
         }
     }
 
-    /// - Throws: ``StoreError`` when `data` is not well-formed XML; `what` says whose answer it was.
-    static func parse(_ data: Data, what: String) throws -> XMLElement {
+    /// - Throws: ``StoreError`` when `data` is not well-formed XML; `what` says whose answer it was, `from`
+    ///   the URL it came from.
+    static func parse(_ data: Data, what: String, from location: String) throws(StoreError) -> XMLElement {
         let parser = XMLParser(data: data)
         let builder = Builder()
         parser.delegate = builder
         parser.shouldProcessNamespaces = true
         guard parser.parse(), let root = builder.root else {
-            throw StoreError(.other, "\(what) is not valid XML: \(parser.parserError.map { "\($0)" } ?? "empty")")
+            throw StoreError(.other, doing: "reading \(what)", location: location,
+                             reason: "not valid XML: \(parser.parserError.map { "\($0)" } ?? "empty")")
         }
         return root
     }

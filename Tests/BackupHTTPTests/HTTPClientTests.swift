@@ -2,6 +2,7 @@ import BackupDigest
 import BackupHTTP
 import BackupTestSupport
 import Foundation
+import SystemPackage
 import Testing
 
 /// The curl wrapper against a real WebDAV server (rclone serve webdav on 127.0.0.1).
@@ -17,8 +18,7 @@ import Testing
     @Test func streamsAFileUpAndDownAndDeletesIt() throws {
         let server = try RcloneWebDAV()
         let local = TemporaryDirectory("http")
-        let bytes = (0..<3_000_000).map { _ in UInt8.random(in: 0...255) }
-        try Data(bytes).write(to: URL(fileURLWithPath: local.file("up.bin")))
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try local.randomFile("up.bin", bytes: 3_000_000))))
 
         var put = request("PUT", server, "/up.bin")
         put.body = .file(path: local.file("up.bin"), size: Int64(bytes.count))
@@ -59,5 +59,45 @@ import Testing
         #expect(error?.isTransient == true)
         #expect(error?.description.contains("hunter2") == false)
         #expect(error?.url == "http://127.0.0.1:9/")
+    }
+
+    /// The descriptors of this process open on `path` (from /proc/self/fd).
+    static func descriptors(on path: String) -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }
+    }
+
+    /// A body that cannot be sent (the file opened, then a range that cannot be read) fails before any
+    /// connection, and the file is closed again.
+    @Test func aFailedUploadLeavesNoDescriptorOpen() throws {
+        let local = TemporaryDirectory("http-fd")
+        let path = try local.randomFile("up.bin", bytes: 1000)
+        var put = HTTPRequest(method: "PUT", url: "http://127.0.0.1:9/up.bin")
+        put.body = .file(path: path, offset: -1, size: 10)
+        let error = #expect(throws: CurlError.self) { try client.perform(put) }
+        #expect(error?.fileError?.errno == .invalidArgument)
+        #expect(error?.fileError?.path == path)
+        #expect(Self.descriptors(on: path).isEmpty)
+    }
+
+    /// Local file failures carry the system's error and the path: a folder that is not there, a full disk.
+    @Test func localFileErrorsSayWhichFileAndWhy() throws {
+        let local = TemporaryDirectory("http-local")
+        var get = HTTPRequest(method: "GET", url: "http://127.0.0.1:9/")
+        get.downloadPath = local.file("missing/down.bin")
+        let missing = #expect(throws: CurlError.self) { try client.perform(get) }
+        #expect(missing?.fileError?.errno == .noSuchFileOrDirectory)
+        #expect(missing?.description.contains(local.file("missing/down.bin")) == true)
+
+        let server = try RcloneWebDAV()
+        let path = try local.randomFile("up.bin", bytes: 100_000)
+        var put = request("PUT", server, "/up.bin")
+        put.body = .file(path: path, size: 100_000)
+        #expect(try client.perform(put).isSuccess)
+        var full = request("GET", server, "/up.bin")
+        full.downloadPath = "/dev/full"
+        let noSpace = #expect(throws: CurlError.self) { try client.perform(full) }
+        #expect(noSpace?.fileError?.errno == .noSpace)
+        #expect(noSpace?.fileError?.path == "/dev/full")
     }
 }

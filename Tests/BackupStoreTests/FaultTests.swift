@@ -14,11 +14,9 @@ import Testing
         let direct = WebDAVStore(baseURL: server.baseURL + "/f", user: nil, password: nil)
         let viaProxy = WebDAVStore(baseURL: "http://127.0.0.1:\(proxy.port)/f", user: nil, password: nil)
         let local = TemporaryDirectory("fault")
-        let bytes = (0..<2_000_000).map { _ in UInt8.random(in: 0...255) }
-        try Data(bytes).write(to: URL(fileURLWithPath: local.file("a")))
+        try local.randomFile("a", bytes: 2_000_000)
         // The folder exists first, so each upload attempt is exactly one PUT.
-        try Data([1]).write(to: URL(fileURLWithPath: local.file("seed")))
-        try direct.put(file: local.file("seed"), as: "seed")
+        try direct.put(file: try local.randomFile("seed", bytes: 1), as: "seed")
 
         // Without retries the cut shows, and nothing is left under the final name.
         let error = #expect(throws: StoreError.self) { try viaProxy.put(file: local.file("a"), as: "a.tar.zst") }
@@ -31,9 +29,9 @@ import Testing
         retrying.backoff.firstDelay = 0.05
         try retrying.put(file: local.file("a"), as: "a.tar.zst")
         #expect(retries.count == 1)
-        #expect(try direct.stat("a.tar.zst")?.size == Int64(bytes.count))
+        #expect(try direct.stat("a.tar.zst")?.size == 2_000_000)
         try direct.get("a.tar.zst", to: local.file("b"))
-        #expect(SHA256.hex(of: try [UInt8](Data(contentsOf: URL(fileURLWithPath: local.file("b"))))) == SHA256.hex(of: bytes))
+        #expect(try SHA256.hex(ofFile: local.file("b")) == (try SHA256.hex(ofFile: local.file("a"))))
         #expect(try direct.list(prefix: "").map(\.name) == ["a.tar.zst", "seed"])
         // Whatever a cut upload left is under a hidden temporary name (rclone keeps partial uploads, and can
         // finish writing one after our clean-up DELETE), never under an archive's name.
@@ -47,8 +45,7 @@ import Testing
     @Test func stalledTransfersAreGivenUpAndRetried() throws {
         let server = try RcloneWebDAV(authenticate: false)
         let local = TemporaryDirectory("stall")
-        let bytes = (0..<3_000_000).map { _ in UInt8.random(in: 0...255) }
-        try Data(bytes).write(to: URL(fileURLWithPath: local.file("a")))
+        try local.randomFile("a", bytes: 3_000_000)
         let direct = WebDAVStore(baseURL: server.baseURL + "/s", user: nil, password: nil)
         try direct.put(file: local.file("a"), as: "seed.tar.zst")   // the folder exists: one PUT per attempt
 
@@ -63,10 +60,10 @@ import Testing
             let started = Date()
             if direction == .upload {
                 try retrying.put(file: local.file("a"), as: "a.tar.zst")
-                #expect(try direct.stat("a.tar.zst")?.size == Int64(bytes.count))
+                #expect(try direct.stat("a.tar.zst")?.size == 3_000_000)
             } else {
                 try retrying.get("seed.tar.zst", to: local.file("back"))
-                #expect(SHA256.hex(of: try [UInt8](Data(contentsOf: URL(fileURLWithPath: local.file("back"))))) == SHA256.hex(of: bytes))
+                #expect(try SHA256.hex(ofFile: local.file("back")) == (try SHA256.hex(ofFile: local.file("a"))))
             }
             #expect(retries.count == 1, "\(direction)")
             #expect(Date().timeIntervalSince(started) < 5, "\(direction): the stall was waited out instead of given up")
@@ -84,11 +81,4 @@ import Testing
         #expect(retries.count == 2)
         #expect(Date().timeIntervalSince(started) < 10)
     }
-}
-
-final class RetryCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    func add() { lock.lock(); value += 1; lock.unlock() }
-    var count: Int { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -34,26 +34,12 @@ import Testing
         #expect(headers.first { $0.0 == "Authorization" }?.1.contains("x-amz-security-token") == true)
     }
 
+    /// ``TestStores/s3(_:label:prefix:)`` with small parts: files above 8 MiB go up in 8 MiB parts.
     static func configuration(_ server: S3TestServer, label: String) -> S3Store.Configuration {
-        var configuration = S3Store.Configuration(endpoint: server.endpoint, bucket: S3TestServer.uniqueBucket(label),
-                                                  prefix: server.kind == .moto ? "" : "nightly",
-                                                  credentials: S3Credentials(accessKey: server.accessKey, secretKey: server.secretKey))
+        var configuration = TestStores.s3(server, label: label, prefix: "nightly")
         configuration.multipartThreshold = 8 << 20
         configuration.partSize = 8 << 20
-        configuration.backoff.firstDelay = 0.05
         return configuration
-    }
-
-    static func randomFile(_ dir: TemporaryDirectory, _ name: String, bytes: Int) throws -> String {
-        var content = [UInt8](repeating: 0, count: bytes)
-        for i in stride(from: 0, to: bytes, by: 8) {
-            var value = UInt64.random(in: 0...UInt64.max)
-            withUnsafeBytes(of: &value) { raw in
-                for j in 0..<min(8, bytes - i) { content[i + j] = raw[j] }
-            }
-        }
-        try Data(content).write(to: URL(fileURLWithPath: dir.file(name)))
-        return dir.file(name)
     }
 
     @Test(arguments: S3TestServer.Kind.allCases)
@@ -61,7 +47,7 @@ import Testing
         let server = try S3TestServer.shared(kind)
         let store = try S3Store(Self.configuration(server, label: "multi"))
         let dir = TemporaryDirectory("s3")
-        let path = try Self.randomFile(dir, "big", bytes: 20 * 1_048_576 + 1234)      // three parts
+        let path = try dir.randomFile("big", bytes: 20 * 1_048_576 + 1234)      // three parts
         try store.put(file: path, as: "big.tar.zst")
         let info = try #require(try store.stat("big.tar.zst"))
         #expect(info.size == 20 * 1_048_576 + 1234)
@@ -78,7 +64,7 @@ import Testing
         configuration.listPageSize = 2
         let store = try S3Store(configuration)
         let dir = TemporaryDirectory("pages")
-        let path = try Self.randomFile(dir, "small", bytes: 100)
+        let path = try dir.randomFile("small", bytes: 100)
         let names = (1...5).map { "plantocode-\($0).tar.zst" }
         for name in names { try store.put(file: path, as: name) }
         #expect(try store.list(prefix: "plantocode-").map(\.name) == names)
@@ -105,7 +91,7 @@ import Testing
         configuration.addressing = .virtualHost
         let store = try S3Store(configuration)
         let dir = TemporaryDirectory("vhost")
-        let path = try Self.randomFile(dir, "f", bytes: 5000)
+        let path = try dir.randomFile("f", bytes: 5000)
         try store.put(file: path, as: "v.tar.zst")
         #expect(try store.list(prefix: "").map(\.name) == ["v.tar.zst"])
     }
@@ -121,7 +107,7 @@ import Testing
         configuration.backoff.onRetry = { _ in retries.add() }
         let store = try S3Store(configuration)
         let dir = TemporaryDirectory("cut")
-        let path = try Self.randomFile(dir, "big", bytes: 17 * 1_048_576)
+        let path = try dir.randomFile("big", bytes: 17 * 1_048_576)
         try store.put(file: path, as: "cut.tar.zst")
         #expect(retries.count == 2)
         #expect(try store.stat("cut.tar.zst")?.sha256 == (try SHA256.hex(ofFile: path)))
@@ -139,7 +125,7 @@ import Testing
         configuration.backoff.attempts = 3
         let store = try S3Store(configuration)
         let dir = TemporaryDirectory("abort")
-        let path = try Self.randomFile(dir, "big", bytes: 17 * 1_048_576)
+        let path = try dir.randomFile("big", bytes: 17 * 1_048_576)
         let error = #expect(throws: StoreError.self) { try store.put(file: path, as: "abort.tar.zst") }
         #expect(error?.exhausted == true)
         #expect(try direct.stat("abort.tar.zst") == nil)
@@ -153,7 +139,7 @@ import Testing
         let server = try S3TestServer.shared(.radosgw)
         let direct = try S3Store(Self.configuration(server, label: "resume"))
         let dir = TemporaryDirectory("resume")
-        let path = try Self.randomFile(dir, "f", bytes: 6 * 1_048_576)
+        let path = try dir.randomFile("f", bytes: 6 * 1_048_576)
         try direct.put(file: path, as: "r.tar.zst")
         let proxy = try FaultyProxy(to: server.port, cutAfter: 2 << 20, faultyConnections: 1, direction: .download, fault: fault)
         var configuration = direct.configuration

@@ -1,10 +1,11 @@
 import Foundation
 
 /// Real S3 servers on 127.0.0.1, one of each kind per test process (radosgw takes ~12 s to start), started
-/// on first use by the scripts in Scripts/servers and stopped when the process exits (``Reaper``).
+/// on first use by the scripts in Scripts/servers and stopped when the process exits (``Reaper``); moto
+/// through ``LocalServer``.
 /// - moto in IAM mode: signatures and keys are checked.
 /// - Ceph radosgw (one monitor, one memstore OSD): also checks every body against its x-amz-content-sha256.
-public final class S3TestServer: @unchecked Sendable {
+public final class S3TestServer: Sendable {
     public enum Kind: String, Sendable, CaseIterable { case moto, radosgw }
 
     public let kind: Kind
@@ -34,55 +35,36 @@ public final class S3TestServer: @unchecked Sendable {
         let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("ptc-\(kind.rawValue)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let scripts = (Binary.packageRoot as NSString).appendingPathComponent("Scripts/servers")
+        if kind == .moto {
+            // The script writes "KEY SECRET" once it has made them, with the server's first calls.
+            let keyFile = { (port: Int) in (folder as NSString).appendingPathComponent("keys-\(port)") }
+            let (port, _) = try LocalServer.start("the moto S3 server", timeout: 60, launch: { port in
+                try Binary.start("/usr/bin/env", ["python3", scripts + "/moto", "\(port)", keyFile(port)])
+            }, ready: { port in Self.keys(in: keyFile(port)) != nil })
+            let keys = Self.keys(in: keyFile(port))!
+            (self.port, accessKey, secretKey) = (port, keys.access, keys.secret)
+            return
+        }
+        // radosgw: the script starts the cluster and returns once the gateway answers (or fails).
         var lastError = ""
         for _ in 0..<3 {
             let port = Int.random(in: 20_000...45_000)
-            switch kind {
-            case .moto:
-                let keyFile = (folder as NSString).appendingPathComponent("keys-\(port)")
-                let process = try Binary.start("/usr/bin/env", ["python3", scripts + "/moto", "\(port)", keyFile])
-                Self.register(pid: process.pid)
-                let deadline = Date().addingTimeInterval(60)
-                while Date() < deadline && process.process.isRunning {
-                    if let text = try? String(contentsOfFile: keyFile, encoding: .utf8) {
-                        let parts = text.split(whereSeparator: \.isWhitespace).map(String.init)
-                        if parts.count == 2 {
-                            (self.port, accessKey, secretKey) = (port, parts[0], parts[1])
-                            return
-                        }
-                    }
-                    usleep(100_000)
-                }
-                process.kill(SIGKILL)
-                lastError = (try? process.wait(timeout: 5).stderr) ?? ""
-            case .radosgw:
-                let access = "PTCRGW\(UInt32.random(in: 100_000...999_999))", secret = "rgw-secret-\(UUID().uuidString)"
-                let dir = (folder as NSString).appendingPathComponent("cluster-\(port)")
-                let result = try Binary.run("/bin/bash", [scripts + "/radosgw", dir, "\(port)", access, secret], timeout: 180)
-                for pid in ((try? String(contentsOfFile: dir + "/pids", encoding: .utf8)) ?? "").split(separator: "\n") {
-                    if let pid = Int32(pid) { Self.register(pid: pid) }
-                }
-                if result.status == 0 {
-                    (self.port, accessKey, secretKey) = (port, access, secret)
-                    return
-                }
-                lastError = result.stderr
+            let access = "PTCRGW\(UInt32.random(in: 100_000...999_999))", secret = "rgw-secret-\(UUID().uuidString)"
+            let dir = (folder as NSString).appendingPathComponent("cluster-\(port)")
+            let result = try Binary.run("/bin/bash", [scripts + "/radosgw", dir, "\(port)", access, secret], timeout: 180)
+            Reaper.watch(((try? String(contentsOfFile: dir + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) })
+            if result.status == 0 {
+                (self.port, accessKey, secretKey) = (port, access, secret)
+                return
             }
+            lastError = result.stderr
         }
-        throw TestFailure("the \(kind.rawValue) S3 server did not start: \(lastError.suffix(2000))")
+        throw TestFailure("the radosgw S3 server did not start: \(lastError.suffix(2000))")
     }
 
-    /// Has `pids` stopped when this test process exits, however it ends (static servers never deinit).
-    static func register(pid: Int32) {
-        Reaper.watch([pid])
-    }
-}
-
-/// Stops servers a test run started once the run's process is gone, even when it was killed
-/// (Scripts/servers/reaper polls this process and then kills them).
-public enum Reaper {
-    public static func watch(_ pids: [Int32]) {
-        let script = (Binary.packageRoot as NSString).appendingPathComponent("Scripts/servers/reaper")
-        _ = try? Binary.start("/bin/bash", [script, "\(getpid())"] + pids.map { "\($0)" })
+    /// The keys the moto script wrote to `file`, once it has.
+    private static func keys(in file: String) -> (access: String, secret: String)? {
+        let parts = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
 }

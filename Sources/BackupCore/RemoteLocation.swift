@@ -1,0 +1,108 @@
+import BackupStore
+import Foundation
+
+/// A remote location given on the command line, optionally ending in an archive's name (`*.tar.zst`):
+/// - `webdav+https://host/path` or `webdav+http://...`: credentials from `PTC_WEBDAV_USER`/`PTC_WEBDAV_PASSWORD`,
+///   else `~/.netrc`;
+/// - `s3://bucket/prefix`: credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
+///   `AWS_SESSION_TOKEN`), else the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, `~/.aws/credentials`,
+///   profile `AWS_PROFILE` or `default`); region from `AWS_REGION`/`AWS_DEFAULT_REGION` (default us-east-1).
+/// Never from the URL, and they never appear in messages.
+public struct RemoteLocation: Sendable {
+    public internal(set) var store: any RemoteStore
+    /// The object named by the URL's last component, when it names an archive (`*.tar.zst`).
+    public let objectName: String?
+
+    /// Whether `text` looks like a remote URL rather than a local path.
+    public static func isRemote(_ text: String) -> Bool {
+        text.hasPrefix("webdav+http://") || text.hasPrefix("webdav+https://") || text.hasPrefix("s3://")
+    }
+
+    /// - Throws: ``BackupError`` `usage` for a malformed URL or credentials in it, `noPermission` when an S3
+    ///   remote has no credentials.
+    public init(parsing text: String, options: RemoteOptions = RemoteOptions(),
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if text.hasPrefix("s3://") {
+            (store, objectName) = try Self.s3(text, options: options, environment: environment)
+            return
+        }
+        guard Self.isRemote(text), var components = URLComponents(string: String(text.dropFirst("webdav+".count))),
+              let host = components.host, !host.isEmpty else {
+            throw BackupError(.usage, "invalid remote '\(text)': use webdav+https://host/path, webdav+http://host/path or s3://bucket/prefix")
+        }
+        guard components.user == nil && components.password == nil else {
+            throw BackupError(.usage, "put WebDAV credentials in PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD or ~/.netrc, not in the URL")
+        }
+        let (path, object) = Self.splitArchiveName(components.path)
+        components.path = path
+        let credentials = Self.credentials(host: host, environment: environment)
+        var webdav = WebDAVStore(baseURL: components.string ?? "", user: credentials?.user, password: credentials?.password)
+        webdav.verifyTLS = !options.insecure
+        store = webdav
+        objectName = object
+    }
+
+    /// `folder/name.tar.zst` → (`folder`, `name.tar.zst`); anything else is all folder.
+    static func splitArchiveName(_ path: String) -> (folder: String, object: String?) {
+        guard path.hasSuffix(".tar.zst") else { return (path, nil) }
+        return ((path as NSString).deletingLastPathComponent, (path as NSString).lastPathComponent)
+    }
+
+    static func s3(_ text: String, options: RemoteOptions, environment: [String: String]) throws -> (S3Store, String?) {
+        let rest = String(text.dropFirst("s3://".count))
+        let bucket = String(rest.prefix { $0 != "/" })
+        guard !bucket.isEmpty, !bucket.contains("@"), !bucket.contains(":") else {
+            if bucket.contains("@") || bucket.contains(":") {
+                throw BackupError(.usage, "put S3 credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ~/.aws/credentials), not in the URL")
+            }
+            throw BackupError(.usage, "invalid remote '\(text)': use s3://bucket/prefix")
+        }
+        let (prefix, object) = splitArchiveName(String(rest.dropFirst(bucket.count)))
+        guard let credentials = AWSEnvironment.credentials(environment) else {
+            throw BackupError(.noPermission, "no S3 credentials for \(text): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to ~/.aws/credentials")
+        }
+        let region = AWSEnvironment.region(environment)
+        let endpoint = options.endpoint ?? environment["AWS_ENDPOINT_URL_S3"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["AWS_ENDPOINT_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://s3.\(region).amazonaws.com"
+        let onAWS = URLComponents(string: endpoint)?.host?.hasSuffix(".amazonaws.com") == true
+        // Virtual-host names with dots break TLS wildcard certificates: those buckets go path-style.
+        let addressing = options.addressing ?? (onAWS && !bucket.contains(".") ? .virtualHost : .path)
+        var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
+                                                  addressing: addressing, credentials: credentials)
+        configuration.verifyTLS = !options.insecure
+        configuration.backoff.onRetry = options.onRetry
+        do {
+            return (try S3Store(configuration), object)
+        } catch let error as StoreError {
+            throw BackupError(.usage, error.message)
+        }
+    }
+
+    static func credentials(host: String, environment: [String: String]) -> (user: String, password: String)? {
+        if let user = environment["PTC_WEBDAV_USER"], !user.isEmpty {
+            return (user, environment["PTC_WEBDAV_PASSWORD"] ?? "")
+        }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        let netrc = environment["NETRC"] ?? (home as NSString).appendingPathComponent(".netrc")
+        guard let text = try? String(contentsOfFile: netrc, encoding: .utf8) else { return nil }
+        return NetRC.parse(text)[host] ?? NetRC.parse(text)["default"]
+    }
+}
+
+/// How to reach remotes, from the command line: an S3 endpoint, S3 addressing, TLS checking.
+public struct RemoteOptions: Sendable {
+    /// The S3 endpoint, `http(s)://host[:port]`; else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, then AWS.
+    public var endpoint: String?
+    /// Path-style or virtual-host requests; nil: virtual-host for AWS, path-style for any other endpoint.
+    public var addressing: S3Store.Addressing?
+    /// `--insecure`: accept any TLS certificate and host name.
+    public var insecure = false
+    /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
+    public var onRetry: @Sendable (String) -> Void = { _ in }
+
+    public init(endpoint: String? = nil, addressing: S3Store.Addressing? = nil, insecure: Bool = false) {
+        self.endpoint = endpoint
+        self.addressing = addressing
+        self.insecure = insecure
+    }
+}

@@ -1,0 +1,126 @@
+import BackupModel
+import BackupStore
+import Foundation
+
+/// Moving archives between this machine and a remote. Remote calls that fail in passing (refused or
+/// reset connections, timeouts, 5xx) are retried with backoff (``RetryingStore``); `onRetry` hears of each.
+public struct Transfers: Sendable {
+    public var options: RemoteOptions
+
+    public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
+        self.options.onRetry = onRetry
+    }
+
+    private func open(_ remote: String, _ environment: [String: String]) throws -> RemoteLocation {
+        var location = try RemoteLocation(parsing: remote, options: options, environment: environment)
+        location.store = RetryingStore(location.store, onRetry: options.onRetry)
+        return location
+    }
+
+    /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
+    /// Returns the object's name and size on the remote.
+    public func push(_ path: String, to remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
+        let location = try open(remote, environment)
+        _ = try ArchiveContents.manifest(of: path)
+        let name = location.objectName ?? (path as NSString).lastPathComponent
+        let size = FileSystem.size(of: path) ?? 0
+        try Self.mapped { try location.store.put(file: path, as: name) }
+        guard let info = try Self.mapped({ try location.store.stat(name) }), info.size == size else {
+            throw BackupError(.unavailable, "\(name) on \(location.store) does not have the \(size) bytes just uploaded")
+        }
+        return info
+    }
+
+    /// Downloads the archive `remote` names into `output` (a folder, or a file name), under a temporary
+    /// name until it is complete and reads as an archive. Returns the local path.
+    public func pull(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        let location = try open(remote, environment)
+        guard let name = location.objectName else {
+            throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
+        }
+        let destination: String
+        if let output, !output.isEmpty {
+            destination = (output.hasSuffix("/") || FileSystem.isDirectory(output)) ? (output as NSString).appendingPathComponent(name) : output
+        } else {
+            destination = name
+        }
+        if FileSystem.exists(destination) { throw BackupError(.cantCreate, "cannot write \(destination): a file of that name already exists") }
+        let folder = (destination as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
+            throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
+        }
+        let temporary = FileSystem.temporarySibling(of: destination, suffix: "download")
+        TemporaryFiles.shared.register(temporary)
+        defer { TemporaryFiles.shared.remove(temporary) }
+        try Self.mapped { try location.store.get(name, to: temporary) }
+        _ = try ArchiveContents.manifest(of: temporary)
+        try FileSystem.publish(temporary, as: destination)
+        return destination
+    }
+
+    /// Downloads the archive `remote` names into a new private folder under `temporaryDirectory`, runs
+    /// `body` on the local copy, and removes the folder whatever happens.
+    public func withDownload<T>(_ remote: String, temporaryDirectory: String = FileManager.default.temporaryDirectory.path,
+                                environment: [String: String] = ProcessInfo.processInfo.environment,
+                                _ body: (String) throws -> T) throws -> T {
+        var verifier = Verifier()
+        verifier.temporaryDirectory = temporaryDirectory
+        let folder = try verifier.makeWorkspace()
+        defer { TemporaryFiles.shared.remove(folder) }
+        let path = try pull(remote, output: folder + "/", environment: environment)
+        return try body(path)
+    }
+
+    /// Removes the archive `remote` names (the building block of retention). Only archive names
+    /// (`*.tar.zst`) are accepted; a missing one is an error, so a typo never passes for success.
+    /// Returns what was removed.
+    public func delete(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
+        let location = try open(remote, environment)
+        guard let name = location.objectName else {
+            throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
+        }
+        guard let info = try Self.mapped({ try location.store.stat(name) }) else {
+            throw BackupError(.noInput, "\(name) is not on \(location.store)")
+        }
+        try Self.mapped { try location.store.delete(name) }
+        return info
+    }
+
+    /// The archives in a remote folder: name, size, time; kind from the name.
+    public func list(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListReport {
+        let location = try open(remote, environment)
+        let objects = try Self.mapped { try location.store.list(prefix: "") }.filter { $0.name.hasSuffix(".tar.zst") }
+        let items = objects.map { object in
+            ListReport.Item(name: object.name, bytes: object.size,
+                            createdAt: object.modified.map { Timestamp.iso8601(seconds: Int64($0.timeIntervalSince1970)) },
+                            kind: ArchiveName(parsing: object.name).flatMap { Manifest.Kind(rawValue: $0.kind) },
+                            sessions: nil, host: nil, appVersion: nil, problem: nil)
+        }.sorted(by: Lister.newestFirst)
+        return ListReport(location: "\(location.store)", archives: items)
+    }
+
+    /// Runs a store call, turning its ``StoreError`` into a ``BackupError`` with the sysexits code.
+    static func mapped<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw BackupError(error)
+        }
+    }
+}
+
+extension BackupError {
+    /// The exit code of a store's failure, by its kind: the one table for every store (local, WebDAV, S3).
+    public init(_ error: StoreError, file: String = #fileID, line: Int = #line) {
+        let code: Code = switch error.kind {
+        case .notFound: .noInput
+        case .refused: .noPermission
+        case .unavailable: .unavailable
+        case .cantCreate: .cantCreate
+        case .noSpace: .ioError
+        case .other: .ioError
+        }
+        self.init(code, error.message, cause: error, file: file, line: line)
+    }
+}
