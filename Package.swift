@@ -26,13 +26,16 @@ let package = Package(
         // C code Swift cannot express: a pass-through SQLite VFS that reports writes (prefix cbk_).
         .target(name: "CBackupShims", dependencies: ["CSQLite"]),
 
+        // The system calls swift-system does not wrap (fsync, rename, mkdir, readdir) and what differs by platform.
+        .target(name: "BackupSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+
         // Thin safe wrappers, one per C library, each with its own error type.
         .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupHTTP", dependencies: ["CCurl", .product(name: "SystemPackage", package: "swift-system")]),
         // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
-        .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest", "BackupSystem", .product(name: "SystemPackage", package: "swift-system")]),
 
         // The project's own SQL and JSON Schema, carried as resources, and the schema eras built from them.
         .target(name: "PlanToCodeSchema", dependencies: ["BackupSQLite"], path: "Schema", exclude: ["README.md"],
@@ -43,7 +46,7 @@ let package = Package(
 
         // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
-            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "PlanToCodeSchema",
+            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "BackupSystem", "PlanToCodeSchema",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 

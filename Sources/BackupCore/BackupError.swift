@@ -1,5 +1,6 @@
 import BackupArchive
 import BackupSQLite
+import BackupStore
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -99,6 +100,8 @@ extension BackupError {
             throw BackupError.sqlite(error, doing, path: "the database")
         } catch let error as ArchiveError {
             throw BackupError.archive(error, doing, path: error.context, writing: false)
+        } catch let error as StoreError {
+            throw BackupError(error)
         } catch {
             throw BackupError(.software, "internal error while \(doing): \(error)")
         }
@@ -151,5 +154,20 @@ extension BackupError {
         default: code = .ioError
         }
         return BackupError(code, "\(doing): \(reason) (\(path))", file: file, line: line)
+    }
+}
+
+extension BackupError {
+    /// The exit code of a store's failure, by its kind: the one table for every store (local, WebDAV, S3).
+    public init(_ error: StoreError, file: String = #fileID, line: Int = #line) {
+        let code: Code = switch error.kind {
+        case .notFound: .noInput
+        case .refused: .noPermission
+        case .unavailable: .unavailable
+        case .cantCreate: .cantCreate
+        case .noSpace: .ioError
+        case .other: .ioError
+        }
+        self.init(code, error.message, cause: error, file: file, line: line)
     }
 }

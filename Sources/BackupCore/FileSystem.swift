@@ -1,4 +1,5 @@
 import Foundation
+import BackupSystem
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,7 @@ enum FileSystem {
     /// `fsync(2)` of `descriptor` (the file at `path`), so that what was written survives a crash.
     static func sync(_ descriptor: FileDescriptor, path: String, doing: String) throws {
         do {
-            try descriptor.sync()
+            try FileCalls.sync(descriptor)
         } catch {
             throw BackupError.posix(error, doing, path: path, creating: true)
         }
@@ -62,30 +63,23 @@ enum FileSystem {
     /// Syncs a directory, so that a rename or link in it survives a crash (best effort).
     static func syncDirectory(_ path: String) {
         guard let folder = try? FileDescriptor.open(path, .readOnly, options: [.directory, .closeOnExec]) else { return }
-        try? folder.closeAfter { try folder.sync() }
+        try? folder.closeAfter { try FileCalls.sync(folder) }
     }
 
     /// The names in the folder at `path` (not `.` and `..`), in no particular order.
     /// - Throws: ``BackupError`` from the errno of `opendir`/`readdir` (missing folder `noInput`,
     ///   permission `noPermission`).
     static func contents(of path: String, doing: String) throws -> [String] {
-        guard let folder = opendir(path) else { throw BackupError.posix(errno, doing, path: path, creating: false) }
-        defer { closedir(folder) }
-        var names: [String] = []
-        errno = 0
-        while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
+        do {
+            return try FileCalls.names(in: path)
+        } catch {
+            throw BackupError.posix(error.rawValue, doing, path: path, creating: false)
         }
-        guard errno == 0 else { throw BackupError.posix(errno, doing, path: path, creating: false) }
-        return names
     }
 
     /// Removes the file at `path` when there is one (best effort: what could not be removed stays).
     static func remove(_ path: String) {
-        unlink(path)
+        try? FileCalls.remove(path)
     }
 
     /// Publishes `temporary` as `final` without ever replacing an existing `final`:
@@ -190,15 +184,5 @@ enum FileSystem {
         let short = full.split(separator: ".").first.map(String.init) ?? full
         let cleaned = String(short.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "-" })
         return cleaned.isEmpty ? "localhost" : cleaned
-    }
-}
-
-extension FileDescriptor {
-    /// Makes what was written durable (``Platform/sync(_:)``), retried when a signal interrupts it.
-    func sync() throws(Errno) {
-        while Platform.sync(rawValue) != 0 {
-            let error = Errno(rawValue: errno)
-            guard error == .interrupted else { throw error }
-        }
     }
 }

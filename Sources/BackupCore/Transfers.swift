@@ -110,17 +110,3 @@ public struct Transfers: Sendable {
     }
 }
 
-extension BackupError {
-    /// The exit code of a store's failure, by its kind: the one table for every store (local, WebDAV, S3).
-    public init(_ error: StoreError, file: String = #fileID, line: Int = #line) {
-        let code: Code = switch error.kind {
-        case .notFound: .noInput
-        case .refused: .noPermission
-        case .unavailable: .unavailable
-        case .cantCreate: .cantCreate
-        case .noSpace: .ioError
-        case .other: .ioError
-        }
-        self.init(code, error.message, cause: error, file: file, line: line)
-    }
-}

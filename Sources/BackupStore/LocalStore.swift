@@ -1,3 +1,4 @@
+import BackupSystem
 import Foundation
 import SystemPackage
 

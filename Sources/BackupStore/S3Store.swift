@@ -1,3 +1,4 @@
+import BackupSystem
 import BackupDigest
 import BackupHTTP
 import Foundation

@@ -1,3 +1,4 @@
+import BackupSystem
 import BackupHTTP
 import Foundation
 import Synchronization

@@ -5,13 +5,13 @@ import Darwin
 #endif
 
 /// What differs between Linux and macOS, and nothing else: every other file calls POSIX through
-/// swift-system or these functions. Tested here on Linux only; the macOS branches are compiled and
+/// swift-system, ``FileCalls`` or these functions. Tested here on Linux only; the macOS branches are compiled and
 /// reasoned about, not run (docs/DEVELOPMENT.md lists them).
-enum Platform {
+public enum Platform {
     /// Makes what was written to `fd` durable: `fsync(2)` on Linux, `fcntl(F_FULLFSYNC)` on macOS
     /// (where `fsync` only reaches the drive's cache), falling back to `fsync` where that is refused.
     /// Returns 0, or -1 with `errno` set.
-    static func sync(_ fd: Int32) -> Int32 {
+    public static func sync(_ fd: Int32) -> Int32 {
         #if canImport(Darwin)
         if fcntl(fd, F_FULLFSYNC) == 0 { return 0 }
         #endif
@@ -20,7 +20,7 @@ enum Platform {
 
     /// The process's peak resident set size in KiB, for debug logs: `VmHWM` from `/proc/self/status`
     /// on Linux, `ru_maxrss` (bytes there) on macOS.
-    static func peakResidentKiB() -> Int? {
+    public static func peakResidentKiB() -> Int? {
         #if os(Linux)
         guard let file = fopen("/proc/self/status", "r") else { return nil }
         defer { fclose(file) }

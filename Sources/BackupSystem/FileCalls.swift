@@ -5,27 +5,30 @@ import Darwin
 #endif
 import SystemPackage
 
-/// The file calls this module needs that swift-system 1.8 does not wrap (it has open, read, write, close
-/// and stat): sync, rename, unlink, mkdir and reading a folder. Each throws the call's `Errno`; none of
-/// them is interrupted by a signal on Linux or macOS for local files, so none retries. The corresponding C functions
-/// are `fsync`, `rename`, `unlink`, `mkdir`, `opendir`/`readdir`.
-enum FileCalls {
-    /// Flushes the file's data and metadata to the device.
-    static func sync(_ file: FileDescriptor) throws(Errno) {
-        try check(fsync(file.rawValue))
+/// The file calls swift-system 1.8 does not wrap (it has open, read, write, close and stat): sync,
+/// rename, unlink, mkdir and reading a folder, for every module (BackupStore's stores, BackupCore's
+/// operations). Each throws the call's `Errno`. The corresponding C functions are `fsync` (or
+/// `fcntl(F_FULLFSYNC)`, ``Platform/sync(_:)``), `rename`, `unlink`, `mkdir`, `opendir`/`readdir`.
+public enum FileCalls {
+    /// Flushes the file's data and metadata to the device (retried when a signal interrupts it).
+    public static func sync(_ file: FileDescriptor) throws(Errno) {
+        while Platform.sync(file.rawValue) != 0 {
+            let error = Errno(rawValue: errno)
+            guard error == .interrupted else { throw error }
+        }
     }
 
     /// Renames `source` to `destination`, replacing what is there atomically.
-    static func move(_ source: String, to destination: String) throws(Errno) {
+    public static func move(_ source: String, to destination: String) throws(Errno) {
         try check(rename(source, destination))
     }
 
-    static func remove(_ path: String) throws(Errno) {
+    public static func remove(_ path: String) throws(Errno) {
         try check(unlink(path))
     }
 
     /// Creates `path` and any missing folder above it (mode 0777 less the umask); one already there is fine.
-    static func makeDirectories(_ path: String) throws(Errno) {
+    public static func makeDirectories(_ path: String) throws(Errno) {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
@@ -39,7 +42,7 @@ enum FileCalls {
     }
 
     /// The names in the folder at `path`, without `.` and `..`, in no particular order.
-    static func names(in path: String) throws(Errno) -> [String] {
+    public static func names(in path: String) throws(Errno) -> [String] {
         guard let directory = opendir(path) else { throw Errno(rawValue: errno) }
         defer { closedir(directory) }
         var names: [String] = []
@@ -55,7 +58,7 @@ enum FileCalls {
     }
 
     /// The size of the file at `path`.
-    static func size(of path: String) throws(Errno) -> Int64 {
+    public static func size(of path: String) throws(Errno) -> Int64 {
         try Stat(FilePath(path)).size
     }
 
