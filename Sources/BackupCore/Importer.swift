@@ -83,8 +83,8 @@ public struct Importer: Sendable {
             // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
             TemporaryFiles.removeStale(in: targetDirectory)
             let workspace = try verifier.makeWorkspace()
-            defer { TemporaryFiles.shared.remove(workspace) }
-            let outcome = try verifier.extractEntries(options.archivePath, into: workspace)
+            defer { withExtendedLifetime(workspace) {} }
+            let outcome = try verifier.extractEntries(options.archivePath, into: workspace.path)
             guard outcome.ok, let incoming = outcome.databasePath else { throw Self.failedVerification(options.archivePath, outcome.problems) }
             if options.mode == .restore && !options.allowUnknownSchema {
                 // The restored schema is the one the app will run: nothing it would not have created itself.

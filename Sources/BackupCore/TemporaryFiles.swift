@@ -46,9 +46,9 @@ public final class TemporaryFiles: Sendable {
         for suffix in ["-journal", "-wal", "-shm"] { FileSystem.remove(path + suffix) }
     }
 
-    /// A new private (0700) folder in `directory`, named `PREFIX-PID-XXXXXX`, registered; the caller
-    /// removes it with ``remove(_:)``.
-    static func makeFolder(in directory: String, prefix: String) throws -> String {
+    /// A new private (0700) folder in `directory`, named `PREFIX-PID-XXXXXX`, registered; its owner
+    /// (``TemporaryFolder``) removes it.
+    fileprivate static func makeFolder(in directory: String, prefix: String) throws -> String {
         var template = Array((directory as NSString).appendingPathComponent("\(prefix)-\(getpid())-XXXXXX").utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let created else {
@@ -65,7 +65,7 @@ public final class TemporaryFiles: Sendable {
     }
 
     /// The process id stamped in a name this tool gives its temporary files and folders, when the name is
-    /// one of them: `.NAME.tmp-PID-HEX`, `.NAME.snapshot-PID-HEX` (with SQLite's `-journal`, `-wal`,
+    /// one of them: `.NAME.tmp-PID-HEX`, `.NAME.snapshot-PID-HEX`, `.NAME.download-PID-HEX` (with SQLite's `-journal`, `-wal`,
     /// `-shm` companions) and `ptc-backup-verify-PID-XXXXXX`.
     static func owner(of name: String) -> Int32? {
         if name.hasPrefix("ptc-backup-verify-") {
@@ -75,7 +75,7 @@ public final class TemporaryFiles: Sendable {
         var parts = name.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
         if let last = parts.last, ["journal", "wal", "shm"].contains(last) { parts.removeLast() }
         guard parts.count >= 3, let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1], radix: 16) != nil,
-              [".tmp", ".snapshot"].contains(where: parts[parts.count - 3].hasSuffix) else { return nil }
+              [".tmp", ".snapshot", ".download"].contains(where: parts[parts.count - 3].hasSuffix) else { return nil }
         return pid
     }
 
@@ -130,6 +130,13 @@ final class TemporaryFile {
         }
     }
 
+    /// Publishes the file as `final` (never replacing a file) and gives up ownership of it.
+    func commit(as final: String) throws {
+        try FileSystem.publish(path, as: final)
+        committed = true
+        TemporaryFiles.shared.forget(path)
+    }
+
     /// Publishes the file under `destination`'s first free name (never replacing a file) and gives up
     /// ownership of it. Returns the name used.
     func commit(to destination: ArchiveDestination) throws -> String {
@@ -138,4 +145,20 @@ final class TemporaryFile {
         TemporaryFiles.shared.forget(path)
         return published
     }
+}
+
+/// A new private (0700) folder, `PREFIX-PID-XXXXXX`, removed with everything in it when its owner lets
+/// it go (and by the signal handler, and by the next run if this process is killed).
+public final class TemporaryFolder {
+    public let path: String
+
+    /// - Throws: ``BackupError`` when the folder cannot be created in `directory`.
+    public init(in directory: String, prefix: String) throws {
+        path = try TemporaryFiles.makeFolder(in: directory, prefix: prefix)
+    }
+
+    deinit { TemporaryFiles.shared.remove(path) }
+
+    /// `name` inside the folder.
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 }

@@ -50,12 +50,10 @@ public struct Transfers: Sendable {
         guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
             throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
         }
-        let temporary = FileSystem.temporarySibling(of: destination, suffix: "download")
-        TemporaryFiles.shared.register(temporary)
-        defer { TemporaryFiles.shared.remove(temporary) }
-        try Self.mapped { try location.store.get(name, to: temporary) }
-        _ = try ArchiveContents.manifest(of: temporary)
-        try FileSystem.publish(temporary, as: destination)
+        let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
+        try Self.mapped { try location.store.get(name, to: download.path) }
+        _ = try ArchiveContents.manifest(of: download.path)
+        try download.commit(as: destination)
         return destination
     }
 
@@ -67,8 +65,8 @@ public struct Transfers: Sendable {
         var verifier = Verifier()
         verifier.temporaryDirectory = temporaryDirectory
         let folder = try verifier.makeWorkspace()
-        defer { TemporaryFiles.shared.remove(folder) }
-        let path = try pull(remote, output: folder + "/", environment: environment)
+        defer { withExtendedLifetime(folder) {} }
+        let path = try pull(remote, output: folder.path + "/", environment: environment)
         return try body(path)
     }
 

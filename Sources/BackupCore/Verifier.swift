@@ -40,8 +40,8 @@ public struct Verifier: Sendable {
     public func verify(_ path: String) throws(BackupError) -> Outcome {
         try BackupError.atBoundary("verifying") {
             let workspace = try makeWorkspace()
-            defer { TemporaryFiles.shared.remove(workspace) }
-            var outcome = try extract(path, into: workspace)
+            defer { withExtendedLifetime(workspace) {} }
+            var outcome = try extract(path, into: workspace.path)
             outcome.databasePath = nil
             return outcome
         }
@@ -216,11 +216,11 @@ public struct Verifier: Sendable {
         }
     }
 
-    /// A new private (0700) folder under ``temporaryDirectory``, registered with ``TemporaryFiles`` so
-    /// that an interrupted run removes it too. Remove it with ``TemporaryFiles/remove(_:)``.
-    public func makeWorkspace() throws -> String {
+    /// A new private (0700) folder under ``temporaryDirectory``, removed when the value goes away (and by
+    /// an interrupted run's signal handler, or by the next run after a kill).
+    public func makeWorkspace() throws -> TemporaryFolder {
         // Stamped with the process id, so that a later run can tell a dead run's folder from a live one's.
         TemporaryFiles.removeStale(in: temporaryDirectory)
-        return try TemporaryFiles.makeFolder(in: temporaryDirectory, prefix: "ptc-backup-verify")
+        return try TemporaryFolder(in: temporaryDirectory, prefix: "ptc-backup-verify")
     }
 }
