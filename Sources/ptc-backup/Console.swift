@@ -142,7 +142,7 @@ enum Console {
     }
 
     private static func writeAll(_ fd: FileDescriptor, _ text: String) {
-        _ = try? fd.writeAll(text.utf8) // EINTR retried; a closed pipe ends the output quietly
+        _ = try? fd.writeAll(text.utf8) // interrupted writes are retried; a closed pipe ends the output quietly
     }
 
     static func bytes(_ count: Int64) -> String { ByteCount.text(count) }
