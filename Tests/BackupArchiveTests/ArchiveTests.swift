@@ -71,7 +71,7 @@ import Testing
         let fd = try FileDescriptor.open(dir.file("a.tar.zst"), .writeOnly, options: [.create], permissions: [.ownerReadWrite])
         defer { try? fd.close() }
         let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: 3, threads: 1, headReservation: 16, context: "a")
-        let incompressible = (0..<4096).map { _ in UInt8.random(in: 0...255) }
+        let incompressible = TemporaryDirectory.randomBytes(4096)
         #expect(try writer.writeHead(incompressible) == false)
         #expect(try fd.seek(offset: 0, from: .end) == 0)
     }

@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func pushListPullWithCredentialsFromTheEnvironmentOrNetrc() throws {
-        let server = try RcloneWebDAV()
+        let server = try RcloneWebDAV.shared() // each test in a folder of its own
         let dir = TemporaryDirectory("remote-cli")
         let archive = try exportedArchive(in: dir, bytes: 300_000, name: "plantocode-h-20260101T000000Z-full.tar.zst")
         let remote = "webdav+\(server.baseURL)/backups/laptop/"
@@ -59,10 +59,10 @@ import Testing
     }
 
     @Test func remoteFailuresGiveTheirExitCodes() throws {
-        let server = try RcloneWebDAV()
+        let server = try RcloneWebDAV.shared() // each test in a folder of its own
         let dir = TemporaryDirectory("remote-errors")
         let archive = try exportedArchive(in: dir, bytes: 100_000, name: "a.tar.zst")
-        let remote = "webdav+\(server.baseURL)/backups/"
+        let remote = "webdav+\(server.baseURL)/failures/"
         let secret = "not-the-Password-42"
 
         let refused = try ptc(["push", archive, remote], env: ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": secret])
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func exportToARemoteThenVerifyAndImportFromIt() throws {
-        let server = try RcloneWebDAV()
+        let server = try RcloneWebDAV() // its own: the test looks at everything the server holds
         let dir = TemporaryDirectory("remote-roundtrip")
         let fixture = try Fixtures.database(in: dir, bytes: 300_000)
         let remote = "webdav+\(server.baseURL)/nightly/"
