@@ -7,8 +7,14 @@ public struct Manifest: Codable, Sendable, Equatable {
     /// The entry name of the database snapshot inside the archive.
     public static let databaseEntryName = "appdata.db"
 
-    public enum Kind: String, Codable, Sendable {
-        case full, partial
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The whole database.
+        case full
+        /// Chosen sessions with their jobs.
+        case partial
+        /// What the app's retention cleanup is about to delete (jobs, their terminals, their parent
+        /// sessions' rows), written by `cleanup` before it deletes them: the only copy of those rows.
+        case cleanup
     }
 
     public struct Tool: Codable, Sendable, Equatable {
