@@ -124,7 +124,7 @@ public struct Exporter: Sendable {
                 }
                 try? source.close()
                 phaseDone("snapshot and pack")
-            case .partial:
+            case .partial, .cleanup: // selected rows, copied into the snapshot, then packed
                 guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
                     logger.info("nothing to export: no session matches the selection")
                     withExtendedLifetime(snapshot) {}
