@@ -28,6 +28,16 @@ public struct Age: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// A duration in milliseconds as people say it: `7 days`, `36 hours`, `90 minutes`.
+    public static func describe(milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000
+        for (unit, size) in [("day", Int64(86_400)), ("hour", 3600), ("minute", 60)] where seconds % size == 0 && seconds >= size {
+            let n = seconds / size
+            return "\(n) \(unit)\(n == 1 ? "" : "s")"
+        }
+        return "\(seconds) seconds"
+    }
 }
 
 /// PlanToCode stores Unix timestamps in seconds (column defaults) and in milliseconds (the app's

@@ -21,6 +21,8 @@ public struct ExportOptions: Sendable {
     /// `--output`: a directory (existing, or ending in `/`) or an exact file name; nil for the current directory.
     public var output: String?
     public var selection = SessionSelection()
+    /// A cleanup archive's jobs (kind `cleanup`) instead of sessions; `selection` is then ignored.
+    public var jobs: JobSelection?
     /// The zstd level, 1...19.
     public var compressionLevel = 3
     /// zstd worker threads; the core count by default.
@@ -65,7 +67,7 @@ public struct Exporter: Sendable {
                 throw BackupError.usage("--level must be between 1 and 19 (got \(options.compressionLevel))")
             }
             let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
-            let kind: Manifest.Kind = options.selection.isEverything ? .full : .partial
+            let kind: Manifest.Kind = options.jobs != nil ? .cleanup : options.selection.isEverything ? .full : .partial
             let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
             let finalPath = destination.path
             let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
@@ -125,16 +127,22 @@ public struct Exporter: Sendable {
                 try? source.close()
                 phaseDone("snapshot and pack")
             case .partial, .cleanup: // selected rows, copied into the snapshot, then packed
-                guard let result = try snapshotter.partial(from: source, selection: options.selection, now: options.now, to: snapshotPath) else {
-                    logger.info("nothing to export: no session matches the selection")
+                let rows: Snapshotter.RowSelection = options.jobs.map { .jobs($0) } ?? .sessions(options.selection, now: options.now)
+                guard let result = try snapshotter.partial(from: source, selection: rows, to: snapshotPath) else {
+                    logger.info("nothing to export: nothing matches the selection")
                     withExtendedLifetime(snapshot) {}
                     return ExportResult()
                 }
                 try? source.close()
                 phaseDone("snapshot")
-                let selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
+                var selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
                                                    olderThan: options.selection.olderThan?.text,
                                                    cutoff: options.selection.cutoff(now: options.now))
+                if let jobs = options.jobs {
+                    selection = Manifest.Selection(sessionIDs: [], projects: [], olderThan: nil, cutoff: nil)
+                    selection.cleanupRule = jobs.rule.description + (jobs.ahead.map { "; archived \($0.text) ahead" } ?? "")
+                    selection.jobs = result.selected
+                }
                 let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                  selection: selection, skippedTables: result.skippedTables)
                 (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)

@@ -186,9 +186,10 @@ public struct Importer: Sendable {
     private func merge(incoming: String, into target: String, manifest: Manifest, migrations: [String],
                        check: DatabaseCheck, options: ImportOptions) throws -> ImportReport {
         let targetVersion = FileSystem.exists(target) ? (try? Self.appVersion(of: target)) ?? nil : nil
-        let merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
+        var merger = Merger(policy: options.onConflict, remaps: options.remaps, includeSettings: options.includeSettings,
                             skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
                             archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
+        merger.restoresCleanup = manifest.kind == .cleanup
         var outcome = MergeOutcome()
         var tables: [Manifest.Table] = []
         if !options.remaps.isEmpty {

@@ -96,6 +96,9 @@ struct Merger {
     var archiveAppVersion: String?
     var targetAppVersion: String?
     var logger = Logger(label: "ptc-backup.merge", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// The archive is a cleanup archive: its jobs (and their terminals) that the target no longer has come
+    /// back under the target's sessions even when the policy keeps the target's session rows.
+    var restoresCleanup = false
 
     /// Session data merged per session, in dependency order.
     static let sessionTables = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
@@ -229,11 +232,13 @@ struct Merger {
             // Children come only with parents that are in the target now (a parent the target refused
             // keeps its children out), so no key can dangle.
             let acceptedInTarget = "(SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))"
-            try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(acceptedInTarget)",
+            // A cleanup archive's jobs come back under any session the target has (it only ever adds them).
+            let jobParents = restoresCleanup ? "(SELECT id FROM main.sessions)" : acceptedInTarget
+            try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(jobParents)",
                        update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND t.session_id = s.session_id")
             if columns["terminal_sessions"]?.contains("job_id") == true {
                 try upsert("terminal_sessions", key: ["id"],
-                           scope: "s.job_id IN (SELECT id FROM main.background_jobs WHERE session_id IN \(acceptedInTarget))",
+                           scope: "s.job_id IN (SELECT id FROM main.background_jobs WHERE session_id IN \(jobParents))",
                            update: "s.job_id IN (SELECT id FROM src.background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_replaced))")
             }
             try mergeHistory("task_description_history", content: ["description"], columns: columns, db: db, outcome: &outcome)

@@ -133,9 +133,17 @@ struct Snapshotter {
         }
     }
 
-    /// Copies the selected sessions and their dependants into `destinationPath`, keeping the source's
-    /// own DDL. Returns nil when nothing matches (and removes what it created).
-    func partial(from source: Connection, selection: SessionSelection, now: Date, to destinationPath: String) throws -> PartialResult? {
+    /// What a snapshot of some rows takes.
+    enum RowSelection {
+        /// Whole sessions with everything under them (a partial export).
+        case sessions(SessionSelection, now: Date)
+        /// Chosen jobs with their terminal sessions and their parent sessions' rows (a cleanup archive).
+        case jobs(JobSelection)
+    }
+
+    /// Copies the selected rows and their dependants into `destinationPath`, keeping the source's own
+    /// DDL. Returns nil when nothing matches (and removes what it created).
+    func partial(from source: Connection, selection: RowSelection, to destinationPath: String) throws -> PartialResult? {
         let destination: Connection
         do {
             destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout)
@@ -152,9 +160,14 @@ struct Snapshotter {
             try destination.inTransaction {
                 let found = try DatabaseFacts(connection: destination, schemaName: "src")
                 facts = found
-                selected = try selection.resolve(in: destination, schemaName: "src", facts: found, now: now)
+                switch selection {
+                case .sessions(let sessions, let now):
+                    selected = try sessions.resolve(in: destination, schemaName: "src", facts: found, now: now)
+                case .jobs(let jobs):
+                    selected = try jobs.resolve(in: destination, schemaName: "src", facts: found)
+                }
                 guard selected > 0 else { return .rollback }
-                copied = try copySelected(destination, facts: found)
+                copied = try copySelected(destination, facts: found, wholeSessions: { if case .sessions = selection { true } else { false } }())
                 return .commit
             }
             guard selected > 0, let facts else {
@@ -169,23 +182,25 @@ struct Snapshotter {
             try destination.detach("src")
             try finish(destination, path: destinationPath)
             try checkImmutableSourceUnchanged()
-            return PartialResult(sessions: selected, skippedTables: facts.tables.filter { !copied.contains($0) })
+            return PartialResult(selected: selected, skippedTables: facts.tables.filter { !copied.contains($0) })
         } catch {
             throw BackupError.sqlite(error, "copying the selected sessions", path: sourcePath)
         }
     }
 
     struct PartialResult {
-        let sessions: Int
+        /// Sessions, or for a cleanup archive jobs, selected.
+        let selected: Int
         let skippedTables: [String]
     }
 
     /// Tables a partial archive carries whole: small, and needed to restore or migrate it.
     static let wholeTables: Set<String> = ["key_value_store", "migrations", "app_settings"]
 
-    /// Creates the source's tables, copies the selected rows, then creates indexes, triggers and views.
-    /// Returns the names of the tables that received rows.
-    private func copySelected(_ db: Connection, facts: DatabaseFacts) throws -> Set<String> {
+    /// Creates the source's tables, copies the selected rows, then creates indexes, triggers and views:
+    /// `temp.ptc_selected` sessions with everything under them (`wholeSessions`), or `temp.ptc_jobs` with
+    /// their terminals and their sessions' rows only. Returns the names of the tables that received rows.
+    private func copySelected(_ db: Connection, facts: DatabaseFacts, wholeSessions: Bool) throws -> Set<String> {
         for object in facts.objects where object.type == "table" && !object.name.hasPrefix("sqlite_") {
             guard let sql = object.sql else { continue }
             try db.execute(sql)
@@ -200,15 +215,15 @@ struct Snapshotter {
             filters.append(("sessions", "id IN (SELECT id FROM temp.ptc_selected)"))
         }
         if try has("background_jobs", "session_id") {
-            filters.append(("background_jobs", "session_id IN (SELECT id FROM temp.ptc_selected)"))
+            filters.append(("background_jobs", wholeSessions ? "session_id IN (SELECT id FROM temp.ptc_selected)" : "id IN (SELECT id FROM temp.ptc_jobs)"))
         }
         if try has("terminal_sessions", "job_id"), facts.hasTable("background_jobs") {
             filters.append(("terminal_sessions", "job_id IN (SELECT id FROM main.background_jobs)"))
         }
-        for history in ["task_description_history", "file_selection_history"] where try has(history, "session_id") {
+        for history in ["task_description_history", "file_selection_history"] where try wholeSessions && has(history, "session_id") {
             filters.append((history, "session_id IN (SELECT id FROM temp.ptc_selected)"))
         }
-        if try has("project_system_prompts", "project_hash"), try has("sessions", "project_hash") {
+        if try wholeSessions && has("project_system_prompts", "project_hash"), try has("sessions", "project_hash") {
             filters.append(("project_system_prompts", "project_hash IN (SELECT project_hash FROM main.sessions)"))
         }
         for table in facts.tables where Self.wholeTables.contains(table) {

@@ -54,6 +54,10 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var olderThan: String?
         /// The cut-off used by `olderThan`, in Unix seconds.
         public var cutoff: Int64?
+        /// A cleanup archive: the app's rule it applied, in words.
+        public var cleanupRule: String?
+        /// A cleanup archive: how many jobs it holds.
+        public var jobs: Int?
         public init(sessionIDs: [String], projects: [String], olderThan: String?, cutoff: Int64?) {
             self.sessionIDs = sessionIDs
             self.projects = projects

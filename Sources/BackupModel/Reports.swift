@@ -1,3 +1,4 @@
+import Foundation
 /// The `--json` documents the commands print on stdout. Each carries `schemaVersion`; its
 /// JSON Schema is `Schema/json/report.v1.json`.
 public enum ReportSchema {
@@ -201,5 +202,51 @@ public struct MigrateReport: Codable, Sendable {
         self.notApplicable = notApplicable
         self.safetyArchive = safetyArchive
         self.dryRun = dryRun
+    }
+}
+
+/// What `cleanup` did (or, with `dryRun`, would do).
+public struct CleanupReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "cleanup"
+    public var database: String
+    /// The app's rule that was applied, in words, with where its days came from.
+    public var rule: String
+    public var dryRun: Bool
+    /// The cleanup archive written, or nil (dry run, nothing matched).
+    public var archive: String?
+    /// With `--to`: the archive's URL, after its SHA-256 was checked there.
+    public var uploadedTo: String?
+    /// Rows in the archive (jobs, their terminals, their sessions), or with `dryRun`, that it would hold.
+    public var archived: [Manifest.Table] = []
+    /// Rows the rule selects now (deleted unless `--no-delete`), per table.
+    public var toDelete: [String: Int64] = [:]
+    /// Rows deleted, per table (terminals by cascade).
+    public var deleted: [String: Int64] = [:]
+    /// Archived jobs that changed (or went) before the delete, left as they are.
+    public var skippedChanged: [String] = []
+    /// Oldest and newest `created_at` (ISO 8601 UTC) of the jobs to delete.
+    public var oldestJob: String?
+    public var newestJob: String?
+    /// Terminal output (`output_log`) of the jobs to delete, in bytes.
+    public var outputLogBytes: Int64 = 0
+    /// Free pages the database holds after the delete, in bytes (`VACUUM` would give them back).
+    public var reclaimableBytes: Int64?
+    /// How long the delete held the write lock.
+    public var lockHeldMilliseconds: Double?
+    public var seconds: Double = 0
+    public var message: String?
+
+    public init(database: String, rule: String, dryRun: Bool) {
+        self.database = database
+        self.rule = rule
+        self.dryRun = dryRun
+    }
+
+    /// The report with its duration since `started`.
+    public func finished(_ started: Date) -> CleanupReport {
+        var report = self
+        report.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
+        return report
     }
 }
