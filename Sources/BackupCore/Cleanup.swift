@@ -16,6 +16,8 @@ public struct CleanupOptions: Sendable {
     public var output: String?
     /// `--to`: a remote folder the archive is uploaded to, and checked on, before anything is deleted.
     public var remote: String?
+    /// `--sessions-older-than`: also whole sessions whose `updated_at` and every job's are older than this.
+    public var sessionsOlderThan: Age?
     /// `--no-delete`: archive only.
     public var noDelete = false
     public var dryRun = false
@@ -64,7 +66,7 @@ public struct Cleaner: Sendable {
             var export = ExportOptions()
             export.databasePath = path
             export.output = (options.output.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) ?? "./"
-            export.jobs = JobSelection(rule: rule, ahead: options.ahead, now: options.now)
+            export.jobs = JobSelection(rule: rule, ahead: options.ahead, now: options.now, sessionsOlderThan: options.sessionsOlderThan)
             export.busyTimeout = options.busyTimeout
             export.compressionLevel = options.compressionLevel
             export.environment = options.environment
@@ -76,7 +78,7 @@ public struct Cleaner: Sendable {
                 return report.finished(started)
             }
             report.archive = archive
-            report.archived = manifest.tables.filter { ["sessions", "background_jobs", "terminal_sessions"].contains($0.name) }
+            report.archived = manifest.tables.filter { Self.sessionData.contains($0.name) && $0.rows > 0 }
 
             // 2. Proven before anything is deleted: here, and on the remote.
             var verifier = Verifier(logger: logger, progress: progress)
@@ -117,6 +119,8 @@ public struct Cleaner: Sendable {
         }
     }
 
+    static let sessionData: Set = ["sessions", "background_jobs", "terminal_sessions", "task_description_history", "file_selection_history"]
+
     struct Plan {
         var archived: [Manifest.Table] = []
         var toDelete: [String: Int64] = [:]
@@ -151,6 +155,12 @@ public struct Cleaner: Sendable {
                     plan.outputLogBytes = try db.scalar("SELECT coalesce(sum(length(CAST(t.output_log AS BLOB))), 0) \(terminals)").int64 ?? 0
                     plan.archived.append(.init(name: "terminal_sessions", rows: try db.scalar(
                         "SELECT count(*) FROM terminal_sessions t WHERE t.job_id IN (SELECT j.id FROM background_jobs j WHERE \(archive))").int64 ?? 0))
+                }
+                if options.sessionsOlderThan != nil, facts.hasTable("sessions") {
+                    let whole = JobSelection(rule: rule, ahead: nil, now: options.now, sessionsOlderThan: options.sessionsOlderThan)
+                    let sessions = try db.scalar("SELECT count(*) FROM sessions s WHERE \(whole.wholeSessionCondition("s", schemaName: "main"))").int64 ?? 0
+                    plan.toDelete["sessions"] = sessions
+                    plan.archivedJobs += sessions
                 }
                 let range = try db.rows("SELECT min(\(Timestamp.secondsSQL("j.created_at"))), max(\(Timestamp.secondsSQL("j.created_at"))) FROM background_jobs j WHERE \(now)")
                 plan.oldest = range.first?[0].int64.map { Timestamp.iso8601(seconds: $0) }
@@ -192,12 +202,25 @@ public struct Cleaner: Sendable {
                     SELECT a.id FROM arch.background_jobs a WHERE \(rule.condition("a", now: options.now))
                     AND a.id NOT IN (SELECT id FROM temp.ptc_delete) ORDER BY a.id
                     """).compactMap { $0[0].string }
-                let hasTerminals = try db.scalar("SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND name = 'terminal_sessions'").int64 ?? 0 > 0
-                let terminalsBefore = hasTerminals ? try db.scalar("SELECT count(*) FROM main.terminal_sessions").int64 ?? 0 : 0
+                let tables = try db.schemaObjects().filter { $0.type == "table" && Self.sessionData.contains($0.name) }.map(\.name)
+                func totals() throws -> [String: Int64] {
+                    try Dictionary(uniqueKeysWithValues: tables.map { ($0, try db.scalar("SELECT count(*) FROM main.\(DatabaseFacts.quote($0))").int64 ?? 0) })
+                }
+                let before = try totals()
                 try db.execute("DELETE FROM main.background_jobs WHERE id IN (SELECT id FROM temp.ptc_delete)")
-                deletion.deleted["background_jobs"] = db.changes
-                if hasTerminals {
-                    deletion.deleted["terminal_sessions"] = terminalsBefore - (try db.scalar("SELECT count(*) FROM main.terminal_sessions").int64 ?? 0)
+                if options.sessionsOlderThan != nil, tables.contains("sessions") {
+                    // Whole sessions as archived, still untouched, with no job the archive lacks.
+                    let whole = JobSelection(rule: rule, ahead: nil, now: options.now, sessionsOlderThan: options.sessionsOlderThan)
+                    try db.execute("""
+                        DELETE FROM main.sessions WHERE id IN (SELECT m.id FROM arch.sessions a JOIN main.sessions m ON m.id = a.id
+                        WHERE m.updated_at IS a.updated_at AND \(whole.wholeSessionCondition("m", schemaName: "main"))
+                        AND NOT EXISTS (SELECT 1 FROM main.background_jobs j WHERE j.session_id = m.id
+                                        AND j.id NOT IN (SELECT id FROM arch.background_jobs)))
+                        """)
+                }
+                let after = try totals()
+                for table in tables where before[table] != after[table] {
+                    deletion.deleted[table] = (before[table] ?? 0) - (after[table] ?? 0)
                 }
                 try db.execute("DROP TABLE temp.ptc_delete")
                 return .commit

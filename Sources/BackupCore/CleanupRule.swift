@@ -105,20 +105,41 @@ public struct JobSelection: Sendable, Equatable {
     public var rule: CleanupRule
     public var ahead: Age?
     public var now: Date
+    /// `--sessions-older-than`: also whole sessions, with everything under them, whose `updated_at` and
+    /// every job's `created_at` and `updated_at` are older than this.
+    public var sessionsOlderThan: Age?
 
-    public init(rule: CleanupRule, ahead: Age?, now: Date) {
+    public init(rule: CleanupRule, ahead: Age?, now: Date, sessionsOlderThan: Age? = nil) {
         self.rule = rule
         self.ahead = ahead
         self.now = now
+        self.sessionsOlderThan = sessionsOlderThan
     }
 
-    /// Fills `temp.ptc_jobs(id)` with the selected jobs of `schemaName` and `temp.ptc_selected(id)` with
-    /// their sessions. Returns how many jobs.
+    /// SQL true for the sessions (`alias`, of `schemaName`) that `sessionsOlderThan` takes whole.
+    func wholeSessionCondition(_ alias: String, schemaName: String) -> String {
+        guard let age = sessionsOlderThan else { return "0" }
+        let cutoff = Int64(now.timeIntervalSince1970) - age.seconds
+        return """
+            \(Timestamp.secondsSQL("\(alias).updated_at")) < \(cutoff) AND NOT EXISTS (SELECT 1 FROM \(schemaName).background_jobs w
+            WHERE w.session_id = \(alias).id AND (\(Timestamp.secondsSQL("w.created_at")) >= \(cutoff)
+            OR \(Timestamp.secondsSQL("coalesce(w.updated_at, w.created_at)")) >= \(cutoff)))
+            """
+    }
+
+    /// Fills `temp.ptc_jobs(id)` with the selected jobs of `schemaName`, `temp.ptc_whole(id)` with the
+    /// sessions taken whole, and `temp.ptc_selected(id)` with every session whose row comes along.
+    /// Returns how many jobs.
     func resolve(in db: Connection, schemaName: String, facts: DatabaseFacts) throws -> Int {
         guard facts.hasTable("background_jobs") else { return 0 }
-        try db.execute("CREATE TEMP TABLE ptc_jobs (id TEXT PRIMARY KEY); CREATE TEMP TABLE ptc_selected (id TEXT PRIMARY KEY)")
-        try db.execute("INSERT INTO temp.ptc_jobs SELECT j.id FROM \(schemaName).background_jobs j WHERE \(rule.condition("j", now: now, ahead: ahead))")
+        try db.execute("CREATE TEMP TABLE ptc_jobs (id TEXT PRIMARY KEY); CREATE TEMP TABLE ptc_selected (id TEXT PRIMARY KEY); CREATE TEMP TABLE ptc_whole (id TEXT PRIMARY KEY)")
+        if sessionsOlderThan != nil, facts.hasTable("sessions") {
+            try db.execute("INSERT INTO temp.ptc_whole SELECT s.id FROM \(schemaName).sessions s WHERE \(wholeSessionCondition("s", schemaName: schemaName))")
+            try db.execute("INSERT OR IGNORE INTO temp.ptc_selected SELECT id FROM temp.ptc_whole")
+            try db.execute("INSERT OR IGNORE INTO temp.ptc_jobs SELECT id FROM \(schemaName).background_jobs WHERE session_id IN (SELECT id FROM temp.ptc_whole)")
+        }
+        try db.execute("INSERT OR IGNORE INTO temp.ptc_jobs SELECT j.id FROM \(schemaName).background_jobs j WHERE \(rule.condition("j", now: now, ahead: ahead))")
         try db.execute("INSERT OR IGNORE INTO temp.ptc_selected SELECT DISTINCT session_id FROM \(schemaName).background_jobs WHERE id IN (SELECT id FROM temp.ptc_jobs)")
-        return Int(try db.scalar("SELECT count(*) FROM temp.ptc_jobs").int64 ?? 0)
+        return Int(try db.scalar("SELECT count(*) FROM temp.ptc_jobs").int64 ?? 0) + Int(try db.scalar("SELECT count(*) FROM temp.ptc_whole WHERE id NOT IN (SELECT session_id FROM \(schemaName).background_jobs)").int64 ?? 0)
     }
 }

@@ -220,8 +220,9 @@ struct Snapshotter {
         if try has("terminal_sessions", "job_id"), facts.hasTable("background_jobs") {
             filters.append(("terminal_sessions", "job_id IN (SELECT id FROM main.background_jobs)"))
         }
-        for history in ["task_description_history", "file_selection_history"] where try wholeSessions && has(history, "session_id") {
-            filters.append((history, "session_id IN (SELECT id FROM temp.ptc_selected)"))
+        for history in ["task_description_history", "file_selection_history"] where try has(history, "session_id") {
+            // A cleanup archive carries histories only of the sessions it takes whole.
+            filters.append((history, wholeSessions ? "session_id IN (SELECT id FROM temp.ptc_selected)" : "session_id IN (SELECT id FROM temp.ptc_whole)"))
         }
         if try wholeSessions && has("project_system_prompts", "project_hash"), try has("sessions", "project_hash") {
             filters.append(("project_system_prompts", "project_hash IN (SELECT project_hash FROM main.sessions)"))

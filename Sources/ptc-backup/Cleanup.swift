@@ -47,6 +47,9 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Upload the archive to this remote folder and check it there before deleting.", valueName: "remote"))
         var to: String?
 
+        @Option(help: ArgumentHelp("Beyond the app's rule: also whole sessions, with everything under them, untouched for AGE (their jobs too).", valueName: "age"))
+        var sessionsOlderThan: String?
+
         @Flag(help: "Archive only; delete nothing.")
         var noDelete = false
 
@@ -59,6 +62,7 @@ extension PTCBackup {
         func validate() throws {
             do {
                 if let olderThan { _ = try Age(parsing: olderThan) }
+                if let sessionsOlderThan { _ = try Age(parsing: sessionsOlderThan) }
                 _ = try Age(parsing: ahead)
             } catch let error as BackupError {
                 throw ValidationError(error.message)
@@ -76,6 +80,7 @@ extension PTCBackup {
                 options.ahead = try Age(parsing: ahead)
                 options.output = output
                 options.remote = to
+                options.sessionsOlderThan = try sessionsOlderThan.map(Age.init(parsing:))
                 options.noDelete = noDelete
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout
@@ -98,6 +103,7 @@ extension PTCBackup {
                 let archived = report.archived.map { "\($0.name) \($0.rows)" }.joined(separator: ", ")
                 Console.out("Would archive: \(archived.isEmpty ? "nothing" : archived)")
                 Console.out("Would delete: \(jobs) jobs and \(terminals) terminal sessions\(range), \(Console.bytes(report.outputLogBytes)) of terminal output")
+                if let sessions = report.toDelete["sessions"] { Console.out("  and \(sessions) whole sessions untouched for --sessions-older-than") }
                 return
             }
             if let message = report.message, report.archive == nil {
@@ -112,6 +118,7 @@ extension PTCBackup {
             if !report.deleted.isEmpty {
                 let held = report.lockHeldMilliseconds.map { String(format: " (write lock held %.1f ms)", $0) } ?? ""
                 Console.out("Deleted \(report.deleted["background_jobs"] ?? 0) jobs and \(report.deleted["terminal_sessions"] ?? 0) terminal sessions\(range)\(held)")
+                if let sessions = report.deleted["sessions"] { Console.out("  and \(sessions) whole sessions with their histories") }
                 if let bytes = report.reclaimableBytes, bytes > 0 { Console.out("  \(Console.bytes(bytes)) can now be reclaimed by VACUUM") }
             }
             if !report.skippedChanged.isEmpty {

@@ -145,3 +145,39 @@ import Testing
         #expect(dir.contents().filter { $0.hasSuffix(".tar.zst") } == archives)
     }
 }
+
+extension CleanupTests {
+    /// `--sessions-older-than`: whole sessions, untouched for that long, go with everything under them,
+    /// and a merge of the archive brings them back.
+    @Test func wholeOldSessionsGoWithEverythingUnderThem() throws {
+        let dir = TemporaryDirectory("cleanup-sessions")
+        let fixture = try Fixtures.database(in: dir, bytes: 1_500_000, seed: 65)
+        let now = Date()
+        let cutoff = Int64(now.timeIntervalSince1970) - 30 * 86_400
+        func seconds(_ column: String) -> String { "(CASE WHEN \(column) > 100000000000 THEN \(column) / 1000 ELSE \(column) END)" }
+        let old = Set(try Connection(path: fixture.path, mode: .readOnly).rows("""
+            SELECT id FROM sessions s WHERE \(seconds("s.updated_at")) < \(cutoff) AND NOT EXISTS (SELECT 1 FROM background_jobs j
+            WHERE j.session_id = s.id AND (\(seconds("j.created_at")) >= \(cutoff) OR \(seconds("coalesce(j.updated_at, j.created_at)")) >= \(cutoff)))
+            """).compactMap { $0[0].string })
+        try #require(!old.isEmpty, "the fixture has no session untouched for 30 days")
+        let counts = try Connection(path: fixture.path, mode: .readOnly)
+        let histories = try counts.scalar("SELECT count(*) FROM task_description_history").int64 ?? 0
+        let sessions = try counts.scalar("SELECT count(*) FROM sessions").int64 ?? 0
+        try counts.close()
+        var options = options(fixture.path, output: dir.path, now: now)
+        options.sessionsOlderThan = try Age(parsing: "30d")
+        let report = try Cleaner().run(options)
+        #expect(report.deleted["sessions"] == Int64(old.count))
+        let db = try Connection(path: fixture.path, mode: .readOnly)
+        #expect(try db.scalar("SELECT count(*) FROM sessions").int64 == sessions - Int64(old.count))
+        for id in old {
+            #expect(try db.scalar("SELECT count(*) FROM background_jobs WHERE session_id = ?", [.text(id)]).int64 == 0)
+            #expect(try db.scalar("SELECT count(*) FROM task_description_history WHERE session_id = ?", [.text(id)]).int64 == 0)
+        }
+        try db.close()
+        _ = try Importer().run(mergeOptions(try #require(report.archive), into: fixture.path))
+        let back = try Connection(path: fixture.path, mode: .readOnly)
+        #expect(try back.scalar("SELECT count(*) FROM sessions").int64 == sessions)
+        #expect(try back.scalar("SELECT count(*) FROM task_description_history").int64 == histories)
+    }
+}
