@@ -82,3 +82,23 @@ extension CleanupCLITests {
         if !sawPartial { print("note: no kill landed after the delete this time") }
     }
 }
+
+extension CleanupCLITests {
+    /// The app keeps committing while a cleanup runs: none of its commits is lost, and the cleanup's
+    /// delete, one short transaction, waits its turn.
+    @Test func theAppWritingMeanwhileLosesNothing() throws {
+        let dir = TemporaryDirectory("cleanup-writer")
+        let fixture = try Fixtures.database(in: dir, bytes: 3_000_000, seed: 73)
+        let writer = try AppWriter.start(database: fixture.path, seconds: 60, stopFile: dir.file("stop"), readyFile: dir.file("ready"))
+        let run = try ptc(["cleanup", "--db", fixture.path, "--output", dir.path, "--json"])
+        _ = FileManager.default.createFile(atPath: dir.file("stop"), contents: Data())
+        _ = try writer.wait(timeout: 60)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try JSONDecoder().decode(CleanupReport.self, from: Data(run.stdout.utf8))
+        #expect((report.deleted["background_jobs"] ?? 0) > 0)
+        let db = try Connection(path: fixture.path, mode: .readWrite)
+        #expect(try db.scalar("SELECT max(n) = count(*) AND count(*) = (SELECT value FROM key_value_store WHERE key = 'ptc_writer_n') FROM ptc_writer_log").int64 == 1)
+        #expect(try db.scalar("SELECT count(*) FROM ptc_writer_log").int64 ?? 0 > 0)
+        try db.close()
+    }
+}
