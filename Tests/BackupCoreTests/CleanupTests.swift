@@ -70,10 +70,7 @@ import Testing
     /// equal to the originals.
     @Test func mergingTheArchiveBackRestoresTheRowsAsTheyWere() throws {
         let dir = TemporaryDirectory("cleanup-merge")
-        let fixture = try Fixtures.database(in: dir, bytes: 500_000, seed: 62)
-        let db = try Connection(path: fixture.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
+        let fixture = try Fixtures.database(in: dir, bytes: 500_000, seed: 62, rollbackJournal: true)
         let original = try TableDigest.digests(of: fixture.path)
         let report = try Cleaner().run(options(fixture.path, output: dir.path, now: Date()))
         #expect((report.deleted["background_jobs"] ?? 0) > 0)
@@ -117,10 +114,7 @@ import Testing
 
     @Test func dryRunNoDeleteAndNothingToDo() throws {
         let dir = TemporaryDirectory("cleanup-modes")
-        let fixture = try Fixtures.database(in: dir, bytes: 300_000, seed: 64)
-        let db = try Connection(path: fixture.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000, seed: 64, rollbackJournal: true)
         let bytes = try fileBytes(fixture.path)
         var dry = options(fixture.path, output: dir.path, now: Date())
         dry.dryRun = true

@@ -101,10 +101,7 @@ import Testing
     @Test(arguments: ConflictPolicy.allCases)
     func aMergeThatBringsNothingNewLeavesTheTargetByteIdentical(policy: ConflictPolicy) throws {
         let dir = TemporaryDirectory("noop")
-        let target = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: 10)
-        let db = try Connection(path: target.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
+        let target = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: 10, rollbackJournal: true)
         let archive = try #require(try runExport(target.path, into: dir).archivePath)
         let bytes = try fileBytes(target.path)
         let listing = dir.contents()

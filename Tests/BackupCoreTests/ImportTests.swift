@@ -23,10 +23,7 @@ func fileBytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURL
 /// rollback-journal mode so that its file's bytes are all of its content.
 func archiveAndTarget(in dir: TemporaryDirectory, seeds: (UInt64, UInt64)) throws -> (archive: String, target: SampleGenerator.Summary) {
     let incoming = try Fixtures.database(in: dir, name: "incoming.db", bytes: 250_000, seed: seeds.0)
-    let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: seeds.1)
-    let db = try Connection(path: existing.path, mode: .readWrite)
-    try db.execute("PRAGMA journal_mode=DELETE")
-    try db.close()
+    let existing = try Fixtures.database(in: dir, name: "target.db", bytes: 200_000, seed: seeds.1, rollbackJournal: true)
     guard let archive = try runExport(incoming.path, into: dir).archivePath else { throw TestFailure("no archive written") }
     return (archive, existing)
 }

@@ -161,10 +161,7 @@ import Testing
 
     @Test func lockedDatabaseIsTemporaryFailure() throws {
         let dir = TemporaryDirectory("fail")
-        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
-        let db = try Connection(path: fixture.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000, rollbackJournal: true)
         // Another process holds an exclusive lock on a rollback-journal database.
         let holder = try LockHolder.start(database: fixture.path, write: "UPDATE sessions SET name = name", readyFile: dir.file("locked"))
         var options = ExportOptions()

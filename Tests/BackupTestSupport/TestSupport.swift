@@ -38,7 +38,7 @@ public enum Fixtures {
                                 version: SchemaCatalog.AppVersion = SchemaCatalog.current,
                                 bytes: Int64 = 600_000, seed: UInt64 = 7, walOnlyCommits: Int = 0,
                                 maxTerminalLog: Int = 200_000, era: SchemaCatalog.Era? = nil,
-                                orphans: Int = 0) throws -> SampleGenerator.Summary {
+                                orphans: Int = 0, rollbackJournal: Bool = false) throws -> SampleGenerator.Summary {
         var options = SampleGenerator.Options()
         options.version = version
         options.era = era
@@ -47,7 +47,14 @@ public enum Fixtures {
         options.seed = seed
         options.walOnlyCommits = walOnlyCommits
         options.maxTerminalLog = maxTerminalLog
-        return try SampleGenerator.generate(at: dir.file(name), options: options)
+        let summary = try SampleGenerator.generate(at: dir.file(name), options: options)
+        if rollbackJournal {
+            // Rollback-journal mode: the file's bytes are all of its content (for byte-for-byte checks).
+            let db = try Connection(path: summary.path, mode: .readWrite)
+            try db.execute("PRAGMA journal_mode=DELETE")
+            try db.close()
+        }
+        return summary
     }
 }
 

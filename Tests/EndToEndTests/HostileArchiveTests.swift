@@ -19,10 +19,7 @@ import Testing
         let source = try Fixtures.database(in: dir, name: "source.db", bytes: 200_000, seed: 31)
         let archive = dir.file("good.tar.zst")
         #expect(try ptc(["export", "--db", source.path, "--output", archive, "--quiet"]).status == 0)
-        let target = try Fixtures.database(in: dir, name: "target.db", bytes: 150_000, seed: 32)
-        let db = try Connection(path: target.path, mode: .readWrite)
-        try db.execute("PRAGMA journal_mode=DELETE")
-        try db.close()
+        let target = try Fixtures.database(in: dir, name: "target.db", bytes: 150_000, seed: 32, rollbackJournal: true)
         return Setup(dir: dir, archive: archive, target: target.path, targetBytes: try Data(contentsOf: URL(fileURLWithPath: target.path)))
     }
 
