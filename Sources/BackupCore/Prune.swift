@@ -140,7 +140,7 @@ public struct Pruner: Sendable {
         let message = "\(cause.message); \(said); \(left) archive\(left == 1 ? "" : "s") to remove left intact"
         var report = report
         let failure = BackupError(cause.code, message, cause: cause)
-        report.error = failure.message
+        report.stoppedBy = failure.message
         report.exitCode = failure.code.rawValue
         return PruneOutcome(report: report, failure: failure)
     }

@@ -205,7 +205,7 @@ public struct MigrateReport: Codable, Sendable {
 }
 
 /// `prune`: every archive looked at with its decision, what was left alone, and the leftovers of
-/// interrupted uploads. A run that fails halfway still reports (with `error` and `exitCode`): the archives
+/// interrupted uploads. A run that fails halfway still reports (with `stoppedBy` and `exitCode`): the archives
 /// with `deleted` true are gone, every other one is intact.
 public struct PruneReport: Codable, Sendable {
     public struct Archive: Codable, Sendable, Equatable {
@@ -276,7 +276,7 @@ public struct PruneReport: Codable, Sendable {
     /// Leftovers older than 24 hours (removed unless `dryRun`).
     public var leftovers: [Leftover]
     /// Set when the run stopped on a failure; the archives marked `deleted` are gone, the rest intact.
-    public var error: String?
+    public var stoppedBy: String?
     public var exitCode: Int32?
 
     public init(location: String, policy: String, dryRun: Bool, archives: [Archive], ignored: [Ignored], leftovers: [Leftover]) {
