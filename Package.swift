@@ -44,9 +44,12 @@ let package = Package(
         // Versioned Codable types: the archive manifest and the --json reports.
         .target(name: "BackupModel"),
 
+        // The prune policy (restic's forget rules) as pure values and functions: archive names in, keep/remove with reasons out.
+        .target(name: "BackupRetention", dependencies: ["BackupModel"]),
+
         // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
-            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupStore", "BackupSystem", "PlanToCodeSchema",
+            "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupRetention", "BackupStore", "BackupSystem", "PlanToCodeSchema",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
@@ -75,6 +78,7 @@ let package = Package(
         .testTarget(name: "BackupCoreTests", dependencies: [
             "BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
+        .testTarget(name: "BackupRetentionTests", dependencies: ["BackupRetention", "BackupModel"]),
         .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupModel", "BackupSQLite", "SampleGenerator"]),
     ]
 )

@@ -79,6 +79,27 @@ public final class TemporaryFiles: Sendable {
         return pid
     }
 
+    /// This tool's temporaries in `directory` (``owner(of:)``) whose process is gone and that were last
+    /// modified before `cutoff`: what `prune` removes. Folders count with everything in them.
+    static func stale(in directory: String, before cutoff: Date) -> [(name: String, path: String, bytes: Int64, modified: Date)] {
+        guard let names = try? FileSystem.contents(of: directory, doing: "looking for leftovers") else { return [] }
+        return names.sorted().compactMap { name in
+            guard let pid = owner(of: name), !isAlive(pid) else { return nil }
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                  let modified = attributes[.modificationDate] as? Date, modified < cutoff else { return nil }
+            var bytes = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            if attributes[.type] as? FileAttributeType == .typeDirectory {
+                bytes = 0
+                let files = FileManager.default.enumerator(atPath: path)
+                while let file = files?.nextObject() as? String {
+                    bytes += FileSystem.size(of: (path as NSString).appendingPathComponent(file)) ?? 0
+                }
+            }
+            return (name, path, bytes, modified)
+        }
+    }
+
     /// Removes what runs of this tool that are gone (killed, crashed) left in `directory`: temporary
     /// archives and snapshots beside their final names, and extraction folders. Returns the names removed.
     @discardableResult

@@ -250,3 +250,88 @@ public struct CleanupReport: Codable, Sendable {
         return report
     }
 }
+
+/// `prune`: every archive looked at with its decision, what was left alone, and the leftovers of
+/// interrupted uploads. A run that fails halfway still reports (with `stoppedBy` and `exitCode`): the archives
+/// with `deleted` true are gone, every other one is intact.
+public struct PruneReport: Codable, Sendable {
+    public struct Archive: Codable, Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var kind: String
+        /// The time in the name, ISO 8601 UTC.
+        public var time: String
+        public var bytes: Int64
+        public var keep: Bool
+        /// The rules that keep it (`daily 3`, `weekly 1`, `within 30d`); empty when it goes.
+        public var reasons: [String]
+        /// Whether this run deleted it (never with `dryRun`).
+        public var deleted: Bool
+
+        public init(name: String, host: String, kind: String, time: String, bytes: Int64, keep: Bool, reasons: [String], deleted: Bool) {
+            self.name = name
+            self.host = host
+            self.kind = kind
+            self.time = time
+            self.bytes = bytes
+            self.keep = keep
+            self.reasons = reasons
+            self.deleted = deleted
+        }
+    }
+
+    /// A name left alone: not an archive's, or outside `--kind`/`--host`.
+    public struct Ignored: Codable, Sendable, Equatable {
+        public var name: String
+        public var reason: String
+
+        public init(name: String, reason: String) {
+            self.name = name
+            self.reason = reason
+        }
+    }
+
+    /// What an interrupted run or upload left: a temporary file or object, or an S3 multipart upload.
+    public struct Leftover: Codable, Sendable, Equatable {
+        public var name: String
+        /// `temporary` or `multipartUpload`.
+        public var kind: String
+        public var bytes: Int64
+        /// When it was last written (an upload: started), ISO 8601 UTC, when known.
+        public var since: String?
+        /// Whether this run removed it (never with `dryRun`).
+        public var removed: Bool
+
+        public init(name: String, kind: String, bytes: Int64, since: String?, removed: Bool) {
+            self.name = name
+            self.kind = kind
+            self.bytes = bytes
+            self.since = since
+            self.removed = removed
+        }
+    }
+
+    public var schemaVersion = ReportSchema.version
+    public var command = "prune"
+    public var location: String
+    /// The rules as flags, e.g. `--keep-daily 7 --keep-weekly 4`.
+    public var policy: String
+    public var dryRun: Bool
+    /// Grouped by host and kind, newest first in each group.
+    public var archives: [Archive]
+    public var ignored: [Ignored]
+    /// Leftovers older than 24 hours (removed unless `dryRun`).
+    public var leftovers: [Leftover]
+    /// Set when the run stopped on a failure; the archives marked `deleted` are gone, the rest intact.
+    public var stoppedBy: String?
+    public var exitCode: Int32?
+
+    public init(location: String, policy: String, dryRun: Bool, archives: [Archive], ignored: [Ignored], leftovers: [Leftover]) {
+        self.location = location
+        self.policy = policy
+        self.dryRun = dryRun
+        self.archives = archives
+        self.ignored = ignored
+        self.leftovers = leftovers
+    }
+}

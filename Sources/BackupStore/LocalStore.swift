@@ -21,7 +21,7 @@ public struct LocalStore: RemoteStore {
         } catch {
             throw StoreError.file(error, doing: "creating the folder \(root)", path: root, creating: true)
         }
-        let temporary = path(".\(name).part-\(UInt32.random(in: 0...UInt32.max))")
+        let temporary = path(TemporaryName.make(for: name))
         do {
             try Self.copy(source, to: temporary, doing: doing)
             do {
@@ -75,6 +75,35 @@ public struct LocalStore: RemoteStore {
             return
         } catch {
             throw StoreError.file(error, doing: "deleting \(name) from \(root)", path: path(name), creating: false)
+        }
+    }
+
+    public func leftovers() throws -> [Leftover] {
+        let names: [String]
+        do {
+            names = try FileCalls.names(in: root)
+        } catch .noSuchFileOrDirectory {
+            return []
+        } catch {
+            throw StoreError.file(error, doing: "listing \(root)", path: root, creating: false)
+        }
+        return names.filter(TemporaryName.isTemporary).sorted().compactMap { name in
+            // Gone meanwhile (its upload finished): not a leftover.
+            guard let stat = try? Stat(FilePath(path(name))) else { return nil }
+            let modified = stat.st_mtim
+            return Leftover(name: name, kind: .temporary, bytes: stat.size,
+                            since: Date(timeIntervalSince1970: Double(modified.tv_sec) + Double(modified.tv_nsec) / 1e9))
+        }
+    }
+
+    public func remove(_ leftover: Leftover) throws {
+        guard leftover.kind == .temporary, TemporaryName.isTemporary(leftover.name), !leftover.name.contains("/") else { return }
+        do {
+            try FileCalls.remove(path(leftover.name))
+        } catch .noSuchFileOrDirectory {
+            return
+        } catch {
+            throw StoreError.file(error, doing: "removing \(leftover.name) from \(root)", path: path(leftover.name), creating: false)
         }
     }
 

@@ -16,6 +16,11 @@ public protocol RemoteStore: Sendable, CustomStringConvertible {
     func list(prefix: String) throws -> [ObjectInfo]
     /// Removes `name`; removing what is not there is not an error.
     func delete(_ name: String) throws
+    /// What interrupted uploads left in the store: hidden temporary objects (``TemporaryName``) and, on S3,
+    /// multipart uploads never completed nor aborted. Never an object a reader sees.
+    func leftovers() throws -> [Leftover]
+    /// Removes one leftover (deletes the temporary object, aborts the upload); what is gone already is not an error.
+    func remove(_ leftover: Leftover) throws
 }
 
 extension RemoteStore {
@@ -25,6 +30,48 @@ extension RemoteStore {
             throw StoreError(.other, doing: "checking the object name '\(name)'", location: "\(name)",
                              reason: "an object name is one path component, not hidden")
         }
+    }
+}
+
+/// The hidden name an upload is written under before it takes its own: `.NAME.part-HEX`. The stores
+/// that rename into place (``LocalStore``, ``WebDAVStore``) use it, and ``RemoteStore/leftovers()``
+/// finds what an interrupted upload left by it.
+public enum TemporaryName {
+    public static func make(for name: String) -> String {
+        ".\(name).part-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+    }
+
+    /// Whether `name` is such a temporary name (also with the decimal suffix earlier versions wrote).
+    public static func isTemporary(_ name: String) -> Bool {
+        guard name.hasPrefix("."), let dash = name.lastIndex(of: "-") else { return false }
+        let suffix = name[name.index(after: dash)...]
+        return name[..<dash].hasSuffix(".part") && name[..<dash].count > ".part".count + 1 && !suffix.isEmpty
+            && suffix.allSatisfy(\.isHexDigit)
+    }
+}
+
+/// Something an interrupted upload left in a store, taking space but never seen as an object.
+public struct Leftover: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A hidden `.NAME.part-*` object (``TemporaryName``).
+        case temporary
+        /// An S3 multipart upload never completed nor aborted, and its id.
+        case multipartUpload(id: String)
+    }
+
+    /// The temporary object's name, or the name the multipart upload was for.
+    public var name: String
+    public var kind: Kind
+    /// The bytes it holds (an upload's parts so far).
+    public var bytes: Int64
+    /// When it was last written (an upload: when it was started); nil when the store does not say.
+    public var since: Date?
+
+    public init(name: String, kind: Kind, bytes: Int64, since: Date?) {
+        self.name = name
+        self.kind = kind
+        self.bytes = bytes
+        self.since = since
     }
 }
 

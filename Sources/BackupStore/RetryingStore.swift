@@ -62,4 +62,6 @@ public struct RetryingStore: RemoteStore {
     public func stat(_ name: String) throws -> ObjectInfo? { try backoff.run { try base.stat(name) } }
     public func list(prefix: String) throws -> [ObjectInfo] { try backoff.run { try base.list(prefix: prefix) } }
     public func delete(_ name: String) throws { try backoff.run { try base.delete(name) } }
+    public func leftovers() throws -> [Leftover] { try backoff.run { try base.leftovers() } }
+    public func remove(_ leftover: Leftover) throws { try backoff.run { try base.remove(leftover) } }
 }

@@ -366,18 +366,69 @@ public struct S3Store: RemoteStore {
     }
 
     /// Multipart uploads started under this store's prefix and neither completed nor aborted (their parts
-    /// take space until they are). A failed upload aborts its own; this finds what a killed process left.
-    public func incompleteUploads() throws -> [(name: String, uploadID: String)] {
+    /// take space until they are), with when each was started and the bytes of its parts so far
+    /// (ListMultipartUploads, paged, then ListParts for each). A failed upload aborts its own; this finds
+    /// what a killed process left.
+    public func incompleteUploads() throws -> [Leftover] {
         let base = configuration.prefix.isEmpty ? "" : configuration.prefix + "/"
         let doing = "listing incomplete uploads in \(self)"
-        let response = try send(Call(method: "GET", key: nil, query: [("uploads", "")]), doing: doing)
-        if Self.isNoSuchBucket(response) { return [] }
-        guard response.status == 200 else { throw failure(response, doing) }
-        let page = try XMLElement.parse(Data(response.body), what: "the list of incomplete uploads in \(self)", from: "\(self)")
-        return page.all("Upload").compactMap { upload in
-            guard let key = upload.value("Key"), key.hasPrefix(base), let id = upload.value("UploadId") else { return nil }
-            return (String(key.dropFirst(base.count)), id)
-        }
+        var uploads: [Leftover] = []
+        var markers: (key: String, upload: String)?
+        repeat {
+            // No `prefix` parameter (moto rejects a signed query holding '/'): keys are filtered here.
+            var query = [("uploads", "")]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
+            let response = try send(Call(method: "GET", key: nil, query: query), doing: doing)
+            if Self.isNoSuchBucket(response) { return [] }
+            guard response.status == 200 else { throw failure(response, doing) }
+            let page = try XMLElement.parse(Data(response.body), what: "the list of incomplete uploads in \(self)", from: "\(self)")
+            for upload in page.all("Upload") {
+                guard let key = upload.value("Key"), key.hasPrefix(base), let id = upload.value("UploadId") else { continue }
+                let name = String(key.dropFirst(base.count))
+                uploads.append(Leftover(name: name, kind: .multipartUpload(id: id), bytes: try partBytes(key: key, uploadID: id),
+                                        since: upload.value("Initiated").flatMap(Self.isoDate)))
+            }
+            if page.value("IsTruncated") == "true", let key = page.value("NextKeyMarker"), let upload = page.value("NextUploadIdMarker") {
+                markers = (key, upload)
+            } else {
+                markers = nil
+            }
+        } while markers != nil
+        return uploads
+    }
+
+    /// The bytes of the parts uploaded so far (ListParts, paged); 0 when the upload is gone meanwhile.
+    private func partBytes(key: String, uploadID: String) throws -> Int64 {
+        let doing = "listing the parts of an incomplete upload of \(key) in \(self)"
+        var total: Int64 = 0
+        var marker: String?
+        repeat {
+            var query = [("uploadId", uploadID)]
+            if let marker { query.append(("part-number-marker", marker)) }
+            let response = try send(Call(method: "GET", key: key, query: query), doing: doing)
+            if response.status == 404 { return total }
+            guard response.status == 200 else { throw failure(response, doing) }
+            let page = try XMLElement.parse(Data(response.body), what: "the parts of an upload in \(self)", from: "\(self)")
+            total += page.all("Part").reduce(0) { $0 + (Int64($1.value("Size") ?? "") ?? 0) }
+            marker = page.value("IsTruncated") == "true" ? page.value("NextPartNumberMarker") : nil
+        } while marker != nil
+        return total
+    }
+
+    /// Aborts an incomplete multipart upload (AbortMultipartUpload): its parts are freed. One that is
+    /// gone already (completed, aborted) is not an error.
+    public func abort(uploadID: String, name: String) throws {
+        let doing = "aborting the incomplete upload of \(name) in \(self)"
+        let response = try send(Call(method: "DELETE", key: key(name), query: [("uploadId", uploadID)]), doing: doing)
+        guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
+    }
+
+    /// S3Store writes no temporary objects: its leftovers are incomplete multipart uploads.
+    public func leftovers() throws -> [Leftover] { try incompleteUploads() }
+
+    public func remove(_ leftover: Leftover) throws {
+        guard case .multipartUpload(let id) = leftover.kind else { return }
+        try abort(uploadID: id, name: leftover.name)
     }
 
     public func delete(_ name: String) throws {

@@ -88,7 +88,7 @@ public struct WebDAVStore: RemoteStore {
         } catch {
             throw StoreError.file(error, doing: "uploading \(name) to \(baseURL)", path: path, creating: false)
         }
-        let temporary = ".\(name).part-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = TemporaryName.make(for: name)
         var upload = request("PUT", url(temporary))
         upload.body = .file(path: path, size: size)
         let response: HTTPResponse
@@ -153,6 +153,23 @@ public struct WebDAVStore: RemoteStore {
     }
 
     public func list(prefix: String) throws -> [ObjectInfo] {
+        try objects().filter { $0.name.hasPrefix(prefix) && !$0.name.hasPrefix(".") }
+    }
+
+    public func leftovers() throws -> [Leftover] {
+        try objects().filter { TemporaryName.isTemporary($0.name) }
+            .map { Leftover(name: $0.name, kind: .temporary, bytes: $0.size, since: $0.modified) }
+    }
+
+    public func remove(_ leftover: Leftover) throws {
+        guard leftover.kind == .temporary, TemporaryName.isTemporary(leftover.name), !leftover.name.contains("/") else { return }
+        let doing = "removing \(leftover.name) from \(baseURL)"
+        let response = try perform(request("DELETE", url(leftover.name)), doing: doing)
+        guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
+    }
+
+    /// Every object (not collection) in the collection, hidden ones too, sorted by name.
+    private func objects() throws -> [ObjectInfo] {
         var find = request("PROPFIND", baseURL + "/")
         find.headers = [("Depth", "1"), ("Content-Type", "application/xml; charset=utf-8")]
         find.body = .bytes(Array(#"<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:getcontentlength/><d:getlastmodified/><d:resourcetype/></d:prop></d:propfind>"#.utf8))
@@ -162,7 +179,7 @@ public struct WebDAVStore: RemoteStore {
         let entries = try Propfind.parse(Data(response.body), listing: baseURL)
         return entries.filter { !$0.isCollection }.compactMap { entry -> ObjectInfo? in
             let name = entry.name
-            guard !name.isEmpty, name.hasPrefix(prefix), !name.hasPrefix(".") else { return nil }
+            guard !name.isEmpty else { return nil }
             return ObjectInfo(name: name, size: entry.size, modified: entry.modified.flatMap(Self.httpDate))
         }.sorted { $0.name < $1.name }
     }

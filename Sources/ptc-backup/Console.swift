@@ -37,9 +37,17 @@ enum Console {
         }
     }
 
-    private static func fail(_ command: String, _ options: GlobalOptions, message: String, code: Int32, detail: String?) -> Never {
+    /// For a command whose report (printed already, text or JSON) carries the failure: the error line on
+    /// stderr and the failure's exit code, without a second JSON document.
+    static func failAfterReport(_ error: BackupError, _ options: GlobalOptions) -> Never {
+        fail("", options, message: error.message, code: error.code.rawValue,
+             detail: options.verbose >= 2 ? error.expandedDescription : nil, reported: true)
+    }
+
+    private static func fail(_ command: String, _ options: GlobalOptions, message: String, code: Int32, detail: String?,
+                             reported: Bool = false) -> Never {
         ProgressBar.clearLine()
-        if options.json {
+        if options.json && !reported {
             printJSON(ErrorReport(command: command, error: message, exitCode: code))
         }
         Console.errorLine("ptc-backup: error: \(message)")

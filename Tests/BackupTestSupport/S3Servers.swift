@@ -62,6 +62,27 @@ public final class S3TestServer: Sendable {
         throw TestFailure("the radosgw S3 server did not start: \(lastError.suffix(2000))")
     }
 
+    /// Starts a multipart upload of `key` in `bucket` (which must exist) and sends one part of `bytes` bytes,
+    /// never completing it: what a killed upload leaves. Done with boto3, another client than ours.
+    /// Returns the upload id.
+    @discardableResult
+    public func leaveIncompleteUpload(bucket: String, key: String, bytes: Int) throws -> String {
+        let script = """
+            import os, sys, boto3
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                              aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"])
+            upload = s3.create_multipart_upload(Bucket=sys.argv[2], Key=sys.argv[3])["UploadId"]
+            s3.upload_part(Bucket=sys.argv[2], Key=sys.argv[3], UploadId=upload, PartNumber=1, Body=os.urandom(int(sys.argv[4])))
+            print(upload)
+            """
+        var environment = ProcessInfo.processInfo.environment
+        environment["KEY"] = accessKey
+        environment["SECRET"] = secretKey
+        let result = try Binary.run("/usr/bin/env", ["python3", "-c", script, endpoint, bucket, key, "\(bytes)"], environment: environment)
+        guard result.status == 0 else { throw TestFailure("boto3 could not leave an incomplete upload: \(result.stderr.suffix(2000))") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// The keys the moto script wrote to `file`, once it has.
     private static func keys(in file: String) -> (access: String, secret: String)? {
         let parts = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
