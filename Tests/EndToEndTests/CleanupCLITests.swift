@@ -102,3 +102,75 @@ extension CleanupCLITests {
         try db.close()
     }
 }
+
+extension CleanupCLITests {
+    /// Starts a cleanup and SIGKILLs it as soon as `ready` says so (polled every millisecond); returns
+    /// whether the kill found it still running.
+    func killCleanup(_ arguments: [String], extra: [String: String] = [:], when ready: () -> Bool) throws -> Bool {
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        env.merge(extra) { _, new in new }
+        let running = try Binary.start(Binary.ptcBackup, arguments, environment: env)
+        let deadline = Date().addingTimeInterval(30)
+        while !ready() && running.process.isRunning && Date() < deadline { usleep(1000) }
+        let wasRunning = running.process.isRunning
+        running.kill(SIGKILL)
+        _ = try? running.wait(timeout: 30)
+        return wasRunning
+    }
+
+    static func jobs(_ path: String) throws -> Set<String> {
+        // Read-write: the next writer rolls back an interrupted delete, as the app would.
+        Set(try Connection(path: path, mode: .readWrite).rows("SELECT id FROM background_jobs").compactMap { $0[0].string })
+    }
+
+    /// SIGKILL at the steps that matter: once the archive is published (before its check and the delete),
+    /// once the upload is on the remote (before the delete), and just after, into the delete.
+    @Test func killedAtEachStepLeavesTheDatabaseWholeOrCleanedAndTheArchiveComplete() throws {
+        let dir = TemporaryDirectory("cleanup-steps")
+        let template = try Fixtures.database(in: dir, name: "template.db", bytes: 6_000_000, seed: 74, maxTerminalLog: 1_000_000)
+        let all = try Self.jobs(template.path)
+        func fresh(_ name: String) throws -> (db: String, out: String) {
+            let out = dir.file(name)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+            try FileManager.default.copyItem(atPath: template.path, toPath: out + "/appdata.db")
+            return (out + "/appdata.db", out)
+        }
+        func archives(_ folder: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix("-cleanup.tar.zst") }
+        }
+
+        // 1. The archive is there: nothing is deleted yet, and the archive is whole.
+        let first = try fresh("published")
+        #expect(try killCleanup(["cleanup", "--db", first.db, "--output", first.out, "--quiet"]) { !archives(first.out).isEmpty })
+        #expect(try Self.jobs(first.db) == all)
+        for archive in archives(first.out) { #expect(try ptc(["verify", first.out + "/" + archive, "--quiet"]).status == 0) }
+
+        // 2. The upload is on the remote: still nothing deleted.
+        let server = try RcloneWebDAV.shared()
+        let second = try fresh("uploaded")
+        let remoteFolder = server.root.file("cleanup-steps")
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        _ = try killCleanup(["cleanup", "--db", second.db, "--output", second.out, "--to", "webdav+\(server.baseURL)/cleanup-steps/", "--quiet"],
+                            extra: credentials) { !archives(remoteFolder).isEmpty }
+        #expect(try Self.jobs(second.db) == all)
+
+        // 3. Into the delete: all jobs, or exactly the archived ones gone, never a mix, never without the archive.
+        for delay in [0, 2_000, 5_000, 10_000, 20_000] as [UInt32] {
+            let run = try fresh("delete-\(delay)")
+            _ = try killCleanup(["cleanup", "--db", run.db, "--output", run.out, "--quiet"]) {
+                guard !archives(run.out).isEmpty else { return false }
+                usleep(delay)
+                return true
+            }
+            let left = try Self.jobs(run.db)
+            if left != all {
+                let archive = try #require(archives(run.out).first, "jobs went without an archive")
+                #expect(try ptc(["verify", run.out + "/" + archive, "--quiet"]).status == 0)
+                let inside = run.out + "/inside.db"
+                try ArchiveFixture.extractDatabase(run.out + "/" + archive, to: inside)
+                #expect(all.subtracting(left).isSubset(of: Set(try Connection(path: inside, mode: .readOnly).rows("SELECT id FROM background_jobs").compactMap { $0[0].string })))
+            }
+        }
+    }
+}
