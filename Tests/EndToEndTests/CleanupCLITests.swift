@@ -104,21 +104,6 @@ extension CleanupCLITests {
 }
 
 extension CleanupCLITests {
-    /// Starts a cleanup and SIGKILLs it as soon as `ready` says so (polled every millisecond); returns
-    /// whether the kill found it still running.
-    func killCleanup(_ arguments: [String], extra: [String: String] = [:], when ready: () -> Bool) throws -> Bool {
-        var env = ProcessInfo.processInfo.environment
-        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
-        env.merge(extra) { _, new in new }
-        let running = try Binary.start(Binary.ptcBackup, arguments, environment: env)
-        let deadline = Date().addingTimeInterval(30)
-        while !ready() && running.process.isRunning && Date() < deadline { usleep(1000) }
-        let wasRunning = running.process.isRunning
-        running.kill(SIGKILL)
-        _ = try? running.wait(timeout: 30)
-        return wasRunning
-    }
-
     static func jobs(_ path: String) throws -> Set<String> {
         // Read-write: the next writer rolls back an interrupted delete, as the app would.
         Set(try Connection(path: path, mode: .readWrite).rows("SELECT id FROM background_jobs").compactMap { $0[0].string })
@@ -142,7 +127,7 @@ extension CleanupCLITests {
 
         // 1. The archive is there: nothing is deleted yet, and the archive is whole.
         let first = try fresh("published")
-        #expect(try killCleanup(["cleanup", "--db", first.db, "--output", first.out, "--quiet"]) { !archives(first.out).isEmpty })
+        #expect(try ptcKilled(["cleanup", "--db", first.db, "--output", first.out, "--quiet"]) { !archives(first.out).isEmpty })
         #expect(try Self.jobs(first.db) == all)
         for archive in archives(first.out) { #expect(try ptc(["verify", first.out + "/" + archive, "--quiet"]).status == 0) }
 
@@ -151,14 +136,14 @@ extension CleanupCLITests {
         let second = try fresh("uploaded")
         let remoteFolder = server.root.file("cleanup-steps")
         let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
-        _ = try killCleanup(["cleanup", "--db", second.db, "--output", second.out, "--to", "webdav+\(server.baseURL)/cleanup-steps/", "--quiet"],
+        _ = try ptcKilled(["cleanup", "--db", second.db, "--output", second.out, "--to", "webdav+\(server.baseURL)/cleanup-steps/", "--quiet"],
                             extra: credentials) { !archives(remoteFolder).isEmpty }
         #expect(try Self.jobs(second.db) == all)
 
         // 3. Into the delete: all jobs, or exactly the archived ones gone, never a mix, never without the archive.
         for delay in [0, 2_000, 5_000, 10_000, 20_000] as [UInt32] {
             let run = try fresh("delete-\(delay)")
-            _ = try killCleanup(["cleanup", "--db", run.db, "--output", run.out, "--quiet"]) {
+            _ = try ptcKilled(["cleanup", "--db", run.db, "--output", run.out, "--quiet"]) {
                 guard !archives(run.out).isEmpty else { return false }
                 usleep(delay)
                 return true

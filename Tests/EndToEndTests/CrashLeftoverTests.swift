@@ -14,18 +14,6 @@ import Testing
         }.sorted()
     }
 
-    /// Starts `arguments`, kills it with SIGKILL after a random delay below `within` seconds, and returns
-    /// whether it was still running when killed.
-    @discardableResult
-    func killAtRandom(_ arguments: [String], within: Double, generator: inout some RandomNumberGenerator) throws -> Bool {
-        let running = try Binary.start(Binary.ptcBackup, arguments)
-        usleep(UInt32(Double.random(in: 0.02...within, using: &generator) * 1_000_000))
-        let wasRunning = running.process.isRunning
-        running.kill(SIGKILL)
-        _ = try? running.wait(timeout: 30)
-        return wasRunning
-    }
-
     @Test func theNextRunCleansWhatAKilledRunLeft() throws {
         let dir = TemporaryDirectory("crash")
         let source = try Fixtures.database(in: dir, name: "source.db", bytes: 12_000_000, seed: 51, maxTerminalLog: 1_000_000)
@@ -33,20 +21,20 @@ import Testing
         let scratch = dir.file("scratch")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
-        var generator = SystemRandomNumberGenerator()
         let archive = dir.file("base.tar.zst")
         #expect(try ptc(["export", "--db", source.path, "--output", archive, "--quiet"]).status == 0)
         let target = dir.file("target.db")
         #expect(try ptc(["import", archive, "--db", target, "--mode", "restore", "--quiet"]).status == 0)
 
-        var killedWhileRunning = 0
-        var sawLeftovers = false
-        for _ in 0..<4 {
-            // Export: hidden archive and snapshot beside the final name.
-            if try killAtRandom(["export", "--db", source.path, "--output", out + "/", "--quiet", "--nice", "0"], within: 0.6, generator: &generator) {
-                killedWhileRunning += 1
+        // Each run is killed the moment its temporary files exist, then at random moments after that.
+        for delay in [0, 5_000, 30_000, 100_000] as [UInt32] {
+            func after(_ found: @autoclosure () -> Bool) -> Bool {
+                guard found() else { return false }
+                usleep(delay)
+                return true
             }
-            sawLeftovers = sawLeftovers || !Self.leftovers(in: out).isEmpty
+            // Export: hidden archive and snapshot beside the final name.
+            try ptcKilled(["export", "--db", source.path, "--output", out + "/", "--quiet", "--nice", "0"]) { after(!Self.leftovers(in: out).isEmpty) }
             for name in (try FileManager.default.contentsOfDirectory(atPath: out)) where !name.hasPrefix(".") {
                 // Anything under a final name is a whole archive.
                 #expect(try ptc(["verify", out + "/" + name, "--quiet"]).status == 0, "\(name)")
@@ -55,18 +43,17 @@ import Testing
             #expect(Self.leftovers(in: out) == [])
 
             // Verify: the extraction folder.
-            if try killAtRandom(["verify", archive, "--tmp-dir", scratch, "--quiet"], within: 0.4, generator: &generator) {
-                killedWhileRunning += 1
+            if delay == 0 {
+                #expect(try ptcKilled(["verify", archive, "--tmp-dir", scratch, "--quiet"]) { !Self.leftovers(in: scratch).isEmpty })
+                #expect(!Self.leftovers(in: scratch).isEmpty, "the killed verify left its folder")
+            } else {
+                try ptcKilled(["verify", archive, "--tmp-dir", scratch, "--quiet"]) { after(!Self.leftovers(in: scratch).isEmpty) }
             }
-            sawLeftovers = sawLeftovers || !Self.leftovers(in: scratch).isEmpty
             #expect(try ptc(["verify", archive, "--tmp-dir", scratch, "--quiet"]).status == 0)
             #expect(Self.leftovers(in: scratch) == [])
 
             // Import: extraction folder, safety archive and its snapshot, all beside the target.
-            if try killAtRandom(["import", archive, "--db", target, "--mode", "restore", "--force", "--quiet"], within: 0.8, generator: &generator) {
-                killedWhileRunning += 1
-            }
-            sawLeftovers = sawLeftovers || !Self.leftovers(in: dir.path).isEmpty
+            try ptcKilled(["import", archive, "--db", target, "--mode", "restore", "--force", "--quiet"]) { after(!Self.leftovers(in: dir.path).isEmpty) }
             // An export never writes to its source: one that meets the hot journal says what to do (75).
             let export = try ptc(["export", "--db", target, "--output", scratch + "/", "--quiet"])
             #expect(export.status == 0 || (export.status == 75 && export.stderr.contains("hot journal")), "\(export.stderr)")
@@ -76,8 +63,6 @@ import Testing
             #expect(try ptc(["import", archive, "--db", target, "--mode", "restore", "--force", "--quiet"]).status == 0)
             #expect(Self.leftovers(in: dir.path) == [])
         }
-        #expect(killedWhileRunning > 0)
-        if !sawLeftovers { print("note: no kill landed while temporary files existed this time") }
     }
 
     func value(_ path: String, _ sql: String) throws -> String? {
