@@ -3,7 +3,8 @@ import BackupTestSupport
 import Foundation
 import Testing
 
-/// SIGKILL at random points of export, verify and import: whatever a killed run leaves behind (hidden
+/// SIGKILL export, verify and import the moment their temporary files exist, and 5, 30 and 100 ms later:
+/// whatever a killed run leaves behind (hidden
 /// temporary archives and snapshots, extraction folders), the next run on the same folder removes it, and
 /// no file ever appears under a final name half-written.
 @Suite(.serialized) struct CrashLeftoverTests {
@@ -26,7 +27,7 @@ import Testing
         let target = dir.file("target.db")
         #expect(try ptc(["import", archive, "--db", target, "--mode", "restore", "--quiet"]).status == 0)
 
-        // Each run is killed the moment its temporary files exist, then at random moments after that.
+        // Each run is killed the moment its temporary files exist, then later and later.
         for delay in [0, 5_000, 30_000, 100_000] as [UInt32] {
             func after(_ found: @autoclosure () -> Bool) -> Bool {
                 guard found() else { return false }
