@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C libraries from the system (Debian's -dev packages), found through pkg-config.
@@ -41,6 +42,9 @@ let package = Package(
         .target(name: "PlanToCodeSchema", dependencies: ["BackupSQLite"], path: "Schema", exclude: ["README.md"],
                 resources: [.copy("sql"), .copy("json")]),
 
+        // The config file: named remotes and profiles as validated values, secrets resolved at use.
+        .target(name: "BackupConfig", dependencies: ["BackupModel", .product(name: "TOMLKit", package: "TOMLKit")]),
+
         // Versioned Codable types: the archive manifest and the --json reports.
         .target(name: "BackupModel"),
 
@@ -50,6 +54,7 @@ let package = Package(
         // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
             "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupRetention", "BackupStore", "BackupSystem", "PlanToCodeSchema",
+            "BackupConfig",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
@@ -62,7 +67,7 @@ let package = Package(
 
         // The command-line tool: parsing, rendering, exit codes.
         .executableTarget(name: "ptc-backup", dependencies: [
-            "BackupCore", "BackupModel",
+            "BackupCore", "BackupModel", "BackupConfig",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -76,7 +81,7 @@ let package = Package(
         .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport",
                                                           .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "BackupCoreTests", dependencies: [
-            "BackupCore", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
+            "BackupCore", "BackupConfig", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
         .testTarget(name: "BackupRetentionTests", dependencies: ["BackupRetention", "BackupModel"]),
         .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupModel", "BackupSQLite", "SampleGenerator"]),

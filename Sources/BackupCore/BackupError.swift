@@ -1,4 +1,5 @@
 import BackupArchive
+import BackupConfig
 import BackupSQLite
 import BackupStore
 import SystemPackage
@@ -22,6 +23,7 @@ public struct BackupError: Error, CustomStringConvertible, Sendable {
         case ioError = 74
         case temporaryFailure = 75
         case noPermission = 77
+        case config = 78
     }
 
     public let code: Code
@@ -102,6 +104,8 @@ extension BackupError {
             throw BackupError.archive(error, doing, path: error.context, writing: false)
         } catch let error as StoreError {
             throw BackupError(error)
+        } catch let error as ConfigError {
+            throw BackupError(error)
         } catch {
             throw BackupError(.software, "internal error while \(doing): \(error)")
         }
@@ -169,5 +173,12 @@ extension BackupError {
         case .other: .ioError
         }
         self.init(code, error.message, cause: error, file: file, line: line)
+    }
+}
+
+extension BackupError {
+    /// A mistake in the config file: exit 78 (EX_CONFIG), with file, line and key.
+    public init(_ error: ConfigError, file: String = #fileID, line: Int = #line) {
+        self.init(.config, error.description, cause: error, file: file, line: line)
     }
 }

@@ -77,6 +77,18 @@ enum FileSystem {
         }
     }
 
+    /// Creates the folder at `path`, and any missing one above it, private to this user (0700); one that
+    /// is there already is fine.
+    static func makeFolder(_ path: String, doing: String) throws {
+        guard !isDirectory(path) else { return }
+        do {
+            try FileCalls.makeDirectories(path)
+            _ = chmod(path, 0o700)
+        } catch {
+            throw BackupError.posix(error.rawValue, doing, path: path, creating: true)
+        }
+    }
+
     /// Removes the file at `path` when there is one (best effort: what could not be removed stays).
     static func remove(_ path: String) {
         try? FileCalls.remove(path)

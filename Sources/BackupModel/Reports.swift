@@ -335,3 +335,43 @@ public struct PruneReport: Codable, Sendable {
         self.leftovers = leftovers
     }
 }
+
+/// What `run PROFILE` did: each step with its exit code and one line, the archives written, the remote
+/// copies checked, and the notifications sent. The run's exit code is the worst step's.
+public struct RunReport: Codable, Sendable {
+    public struct Step: Codable, Sendable, Equatable {
+        public var name: String
+        public var exitCode: Int32
+        public var summary: String
+        public var seconds: Double
+        public init(name: String, exitCode: Int32, summary: String, seconds: Double) {
+            self.name = name
+            self.exitCode = exitCode
+            self.summary = summary
+            self.seconds = (seconds * 1000).rounded() / 1000
+        }
+    }
+
+    public var schemaVersion = ReportSchema.version
+    public var command = "run"
+    public var profile: String
+    public var steps: [Step] = []
+    public var archives: [String] = []
+    public var uploaded: [String] = []
+    public var notified: [String] = []
+    public var seconds: Double = 0
+    /// The worst step's exit code (0 when every step succeeded).
+    public var exitCode: Int32 = 0
+    public var ok = true
+
+    public init(profile: String) { self.profile = profile }
+
+    /// The report with its duration since `started` and its outcome.
+    public func finished(_ started: Date) -> RunReport {
+        var report = self
+        report.seconds = (Date().timeIntervalSince(started) * 1000).rounded() / 1000
+        report.exitCode = steps.map(\.exitCode).max() ?? 0
+        report.ok = report.exitCode == 0
+        return report
+    }
+}

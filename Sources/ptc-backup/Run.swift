@@ -1,0 +1,96 @@
+import ArgumentParser
+import BackupConfig
+import BackupCore
+import BackupModel
+import Foundation
+
+extension PTCBackup {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a profile of the config file: the scheduled job in one command.",
+            discussion: """
+                Reads $XDG_CONFIG_HOME/ptc-backup/config.toml (or --config, or PTC_BACKUP_CONFIG) and runs \
+                [profile.NAME]: cleanup (cleanup = true) or export, verify, upload to its remote and check the \
+                copy there (to = "NAME:" for a [remote.NAME], or a URL), then prune the folder and the remote \
+                (keep_daily, keep_weekly, ...). The output folder is created (0700) when missing. One summary \
+                line at the end (or --json, with every step); the exit code is the worst step's. On failure, \
+                on_failure runs with PTC_BACKUP_ERROR and PTC_BACKUP_STATUS set; ping_url gets a GET on success \
+                and <ping_url>/fail with the error on failure. A mistake in the config file is exit 78, with \
+                file, line and key.
+
+                Example config.toml:
+                  [remote.nas]
+                  url = "webdav+https://nas.local/backups/"
+                  user = "ana"
+                  password_command = "pass show nas"
+
+                  [profile.nightly]
+                  output = "~/Backups/plantocode"
+                  to = "nas:laptop"
+                  cleanup = true
+                  keep_daily = 7
+                  keep_weekly = 4
+
+                Example:
+                  ptc-backup run nightly
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @Argument(help: "The profile to run ([profile.NAME] in the config file).")
+        var profile: String
+
+        @Option(help: ArgumentHelp("The config file (default: PTC_BACKUP_CONFIG, then $XDG_CONFIG_HOME/ptc-backup/config.toml).", valueName: "path"))
+        var config: String?
+
+        @Option(help: ArgumentHelp("The database, instead of the profile's.", valueName: "path"))
+        var db: String?
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The output folder, instead of the profile's.", valueName: "dir"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("The remote, instead of the profile's (NAME: or a URL).", valueName: "remote"))
+        var to: String?
+
+        func run() throws {
+            try Console.run("run", global) { logger in
+                Console.lowerPriority(to: 19)
+                let environment = ProcessInfo.processInfo.environment
+                let path = ConfigFile.location(explicit: config, environment: environment)
+                let file: ConfigFile
+                var chosen: BackupConfig.Profile
+                do {
+                    file = try ConfigFile.load(path)
+                    chosen = try file.profile(profile)
+                } catch let error as ConfigError {
+                    throw BackupError(error)
+                }
+                Console.warn(file.warnings, global)
+                let home = environment["HOME"] ?? NSHomeDirectory()
+                func expand(_ path: String?) -> String? { path.map { $0.hasPrefix("~/") ? home + $0.dropFirst() : $0 } }
+                chosen.db = expand(db ?? chosen.db)
+                chosen.output = expand(output ?? chosen.output)
+                if let to { chosen.to = to }
+                var options = RunOptions(profile: chosen, config: file)
+                options.remote = remoteOptions.options
+                options.remote.onRetry = Console.retryReporter(global)
+                let bar = ProgressBar(options: global)
+                let report = Runner(logger: logger, progress: bar.handler).run(options)
+                bar.finish()
+                if global.json {
+                    Console.printJSON(report)
+                } else if !global.quiet {
+                    for step in report.steps { Console.out("\(step.exitCode == 0 ? "ok  " : "FAIL") \(step.name): \(step.summary)") }
+                    for line in report.notified { Console.out("     \(line)") }
+                    Console.out("\(report.ok ? "Profile \(profile) done" : "Profile \(profile) failed (exit \(report.exitCode))") in \(String(format: "%.1f", report.seconds)) s")
+                }
+                if let failed = report.steps.first(where: { $0.exitCode != 0 }) {
+                    Console.errorLine("ptc-backup: error: run \(profile): \(failed.name): \(failed.summary)")
+                    throw ExitCode(report.exitCode)
+                }
+            }
+        }
+    }
+}

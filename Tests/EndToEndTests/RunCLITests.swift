@@ -1,0 +1,92 @@
+import BackupModel
+import BackupTestSupport
+import Foundation
+import Testing
+
+/// `run PROFILE` end to end: a config file in a private XDG tree, a named WebDAV remote, the real server.
+@Suite struct RunCLITests {
+    /// A tiny HTTP server on 127.0.0.1 that appends `METHOD PATH BODY` of every request to `log`.
+    func pingServer(log: String) throws -> (port: Int, process: RunningProcess) {
+        let script = """
+            import http.server, sys
+            log = sys.argv[2]
+            class H(http.server.BaseHTTPRequestHandler):
+                def handle_one(self):
+                    n = int(self.headers.get('Content-Length') or 0)
+                    body = self.rfile.read(n).decode() if n else ''
+                    open(log, 'a').write(f"{self.command} {self.path} {body}\\n")
+                    self.send_response(200); self.end_headers(); self.wfile.write(b'OK')
+                do_GET = handle_one
+                do_POST = handle_one
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+            """
+        return try LocalServer.start("ping server") { port in
+            try Binary.start("/usr/bin/env", ["python3", "-c", script, String(port), log])
+        }
+    }
+
+    @Test func aProfileExportsVerifiesUploadsPrunesAndPings() throws {
+        let dir = TemporaryDirectory("run")
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000, seed: 81)
+        let server = try RcloneWebDAV.shared()
+        let ping = try pingServer(log: dir.file("pings"))
+        defer { ping.process.kill(SIGKILL) }
+        try FileManager.default.createDirectory(atPath: dir.file("xdg/ptc-backup"), withIntermediateDirectories: true)
+        let config = dir.file("xdg/ptc-backup/config.toml")
+        try """
+            [remote.nas]
+            url = "webdav+\(server.baseURL)/run-cli/"
+            user = "\(server.user)"
+            password_env = "NAS_PASSWORD"
+
+            [profile.nightly]
+            db = "\(fixture.path)"
+            output = "\(dir.file("backups"))"
+            to = "nas:laptop"
+            keep_last = 2
+            ping_url = "http://127.0.0.1:\(ping.port)/check"
+            on_failure = "echo \\"$PTC_BACKUP_STATUS $PTC_BACKUP_ERROR\\" > \(dir.file("failure"))"
+
+            [profile.broken]
+            db = "\(dir.file("missing.db"))"
+            output = "\(dir.file("backups"))"
+            ping_url = "http://127.0.0.1:\(ping.port)/check"
+            on_failure = "echo \\"$PTC_BACKUP_STATUS $PTC_BACKUP_ERROR\\" > \(dir.file("failure"))"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: config)
+        let env = ["XDG_CONFIG_HOME": dir.file("xdg"), "NAS_PASSWORD": server.password]
+
+        for round in 1...3 {
+            let result = try ptc(["run", "nightly", "--json"], extra: env)
+            #expect(result.status == 0, "round \(round): \(result.stderr)")
+            let report = try JSONDecoder().decode(RunReport.self, from: Data(result.stdout.utf8))
+            #expect(report.steps.map(\.name) == ["prepare", "export", "verify", "push", "prune \(dir.file("backups"))",
+                                                 "prune webdav+\(server.baseURL)/run-cli/laptop"], "\(report.steps)")
+            #expect(report.ok && report.uploaded.count == 1)
+            #expect(!result.stdout.contains(server.password) && !result.stderr.contains(server.password))
+            sleep(1) // archives of different seconds
+        }
+        // The output folder was created private; keep_last = 2 holds here and on the remote.
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir.file("backups"))
+        #expect((attributes[.posixPermissions] as? Int) == 0o700)
+        #expect(dir.contents().isEmpty == false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("backups")).filter { $0.hasSuffix(".tar.zst") }.count == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.root.file("run-cli/laptop")).filter { $0.hasSuffix(".tar.zst") }.count == 2)
+
+        // A failing profile: the worst step's exit code, one error line, on_failure and the /fail ping.
+        let failed = try ptc(["run", "broken"], extra: env)
+        #expect(failed.status == 66, "\(failed.stderr)")
+        #expect(failed.stderr.split(separator: "\n").filter { $0.hasPrefix("ptc-backup: error: run broken: export:") }.count == 1, "\(failed.stderr)")
+        let failure = try String(contentsOfFile: dir.file("failure"), encoding: .utf8)
+        #expect(failure.hasPrefix("66 ") && failure.contains("missing.db"), "\(failure)")
+        let pings = try String(contentsOfFile: dir.file("pings"), encoding: .utf8).split(separator: "\n")
+        #expect(pings.filter { $0.hasPrefix("GET /check") }.count == 3)
+        #expect(pings.contains { $0.hasPrefix("POST /check/fail") && $0.contains("missing.db") }, "\(pings)")
+
+        // A mistake in the file: 78 with file, line and key.
+        try "[profile.nightly]\noutput = \"/x\"\nkeep_dayly = 3\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try ptc(["run", "nightly"], extra: env)
+        #expect(bad.status == 78 && bad.stderr.contains("\(config):3: profile.nightly.keep_dayly"), "\(bad.stderr)")
+    }
+}
