@@ -12,28 +12,37 @@ import Glibc
 /// Everything temporary that exists right now; the CLI's signal handler removes it all before it exits.
 public final class TemporaryFiles: Sendable {
     public static let shared = TemporaryFiles()
-    private let paths = Mutex<Set<String>>([])
+    /// What exists now, and whether ``removeAll()`` has run (the process is about to exit).
+    private let state = Mutex<(paths: Set<String>, closed: Bool)>(([], false))
 
+    /// Registers `path` for removal on a signal. Once ``removeAll()`` has run, a path registered after it
+    /// (made by a thread that had not heard of the signal yet) is deleted at once.
     public func register(_ path: String) {
-        paths.withLock { _ = $0.insert(path) }
+        let closed = state.withLock { state in
+            if !state.closed { state.paths.insert(path) }
+            return state.closed
+        }
+        if closed { Self.delete(path) }
     }
 
     /// Unregisters and deletes `path` (a folder with everything in it), and SQLite's companions of a file.
     public func remove(_ path: String) {
-        _ = paths.withLock { $0.remove(path) }
+        _ = state.withLock { $0.paths.remove(path) }
         Self.delete(path)
     }
 
     /// Forgets `path` without deleting it (it was published under its final name).
     func forget(_ path: String) {
-        _ = paths.withLock { $0.remove(path) }
+        _ = state.withLock { $0.paths.remove(path) }
     }
 
-    /// Deletes everything registered (from a signal handler's queue).
+    /// Deletes everything registered, and from then on whatever is registered (from a signal handler's
+    /// queue, just before the process exits).
     public func removeAll() {
-        paths.withLock { paths in
-            for path in paths { Self.delete(path) }
-            paths.removeAll()
+        state.withLock { state in
+            for path in state.paths { Self.delete(path) }
+            state.paths.removeAll()
+            state.closed = true
         }
     }
 
