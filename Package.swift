@@ -84,7 +84,7 @@ let package = Package(
             "BackupCore", "BackupConfig", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
         .testTarget(name: "BackupRetentionTests", dependencies: ["BackupRetention", "BackupModel"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupModel", "BackupSQLite", "SampleGenerator"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupCore", "BackupModel", "BackupSQLite", "SampleGenerator"]),
     ]
 )
 

@@ -79,6 +79,12 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let report = Runner(logger: logger, progress: bar.handler).run(options)
                 bar.finish()
+                // The last run of each profile, for `schedule list`.
+                let scheduler = Scheduler(environment: environment)
+                if (try? FileManager.default.createDirectory(atPath: scheduler.stateFolder, withIntermediateDirectories: true)) != nil,
+                   let data = try? JSONEncoder().encode(report) {
+                    try? data.write(to: URL(fileURLWithPath: scheduler.stateFolder + "/\(profile).json"))
+                }
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {
