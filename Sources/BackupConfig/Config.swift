@@ -229,28 +229,26 @@ private struct Reader {
         }
     }
 
-    func string(_ table: TOMLTable, _ key: String, header: String) throws -> String? {
+    /// The value of `key`, when there is one, of the type `get` reads (`what` names it for the error).
+    func typed<T>(_ table: TOMLTable, _ key: String, header: String, _ what: String,
+                  _ get: (any TOMLValueConvertible) -> T?) throws -> T? {
         guard let value = table[key] else { return nil }
-        guard let text = value.string else {
-            throw ConfigError(path: path, line: line(of: key, in: header), key: "\(header).\(key)", "must be a string, not \(value.type)")
+        guard let typed = get(value) else {
+            throw ConfigError(path: path, line: line(of: key, in: header), key: "\(header).\(key)", "must be \(what), not \(value.type)")
         }
-        return text
+        return typed
+    }
+
+    func string(_ table: TOMLTable, _ key: String, header: String) throws -> String? {
+        try typed(table, key, header: header, "a string") { $0.string }
     }
 
     func int(_ table: TOMLTable, _ key: String, header: String) throws -> Int? {
-        guard let value = table[key] else { return nil }
-        guard let number = value.int else {
-            throw ConfigError(path: path, line: line(of: key, in: header), key: "\(header).\(key)", "must be an integer, not \(value.type)")
-        }
-        return number
+        try typed(table, key, header: header, "an integer") { $0.int }
     }
 
     func bool(_ table: TOMLTable, _ key: String, header: String) throws -> Bool? {
-        guard let value = table[key] else { return nil }
-        guard let flag = value.bool else {
-            throw ConfigError(path: path, line: line(of: key, in: header), key: "\(header).\(key)", "must be true or false, not \(value.type)")
-        }
-        return flag
+        try typed(table, key, header: header, "true or false") { $0.bool }
     }
 
     /// `X_env` or `X_command`, never both, never the secret itself.
