@@ -37,6 +37,8 @@ public struct ExportOptions: Sendable {
     /// Full exports compress pages while the backup copies them (see `exportFull`); false takes the
     /// snapshot first and packs it afterwards, as partial exports always do.
     public var packWhileCopying = true
+    /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
+    public var lockWait: Duration = .zero
 
     public init() {}
 }
@@ -83,6 +85,8 @@ public struct Exporter: Sendable {
                 let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
                 throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
             }
+            let lock = try BackupLock.acquire([.folder(outputDirectory)], command: "export", wait: options.lockWait)
+            defer { lock.release() }
             if FileSystem.exists(finalPath) {
                 throw destination.taken
             }

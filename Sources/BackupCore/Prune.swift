@@ -16,6 +16,8 @@ public struct PruneOptions: Sendable {
     public var staleAfter: TimeInterval = 24 * 3600
     /// How to reach a remote; `onRetry` hears of every retry.
     public var remote = RemoteOptions()
+    /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
+    public var lockWait: Duration = .zero
 
     public init(policy: RetentionPolicy) {
         self.policy = policy
@@ -63,6 +65,8 @@ public struct Pruner: Sendable {
                 store = LocalStore(root: location)
                 localFolder = location
             }
+            let lock = try options.dryRun ? nil : localFolder.map { try BackupLock.acquire([.folder($0)], command: "prune", wait: options.lockWait) }
+            defer { lock?.release() }
             return try prune(store, localFolder: localFolder, options: options)
         }
     }

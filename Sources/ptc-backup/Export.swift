@@ -26,6 +26,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -90,6 +91,7 @@ extension PTCBackup {
                 Console.lowerPriority(to: nice)
                 if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
                 var options = ExportOptions()
+                options.lockWait = locking.duration
                 options.databasePath = db
                 options.output = output
                 // Without --output, an archive that is only on its way to a remote is made in $TMPDIR.
