@@ -53,6 +53,8 @@ public struct Cleaner: Sendable {
             let path = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
             let lock = try options.dryRun ? nil : BackupLock.acquire([.database(path)], command: "cleanup", wait: options.lockWait)
             defer { lock?.release() }
+            let remoteLock = try options.dryRun ? nil : options.remote.map { try RemoteLock.acquire($0, options: transfers?.options ?? RemoteOptions(), command: "cleanup", wait: options.lockWait, environment: options.environment) }
+            defer { remoteLock?.release() }
             let (rule, plan) = try survey(path, options: options)
             var report = CleanupReport(database: path, rule: rule.description, dryRun: options.dryRun)
             report.archived = plan.archived

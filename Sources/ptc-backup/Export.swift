@@ -90,6 +90,8 @@ extension PTCBackup {
             try Console.run("export", global) { logger in
                 Console.lowerPriority(to: nice)
                 if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
+                let remoteLock = try to.map { try RemoteLock.acquire($0, options: remoteOptions.options, command: "export", wait: locking.duration) }
+                defer { remoteLock?.release() }
                 var options = ExportOptions()
                 options.lockWait = locking.duration
                 options.databasePath = db
