@@ -39,6 +39,8 @@ public struct ExportOptions: Sendable {
     public var packWhileCopying = true
     /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
     public var lockWait: Duration = .zero
+    /// Lock the output folder (false for a private staging folder such as `$TMPDIR`, where unique names suffice).
+    public var lockOutputFolder = true
 
     public init() {}
 }
@@ -85,8 +87,8 @@ public struct Exporter: Sendable {
                 let reason = errno == EROFS ? "is on a read-only file system" : "is not writable"
                 throw BackupError(.cantCreate, "cannot write \(finalPath): the folder \(outputDirectory) \(reason)")
             }
-            let lock = try BackupLock.acquire([.folder(outputDirectory)], command: "export", wait: options.lockWait)
-            defer { lock.release() }
+            let lock = try options.lockOutputFolder ? BackupLock.acquire([.folder(outputDirectory)], command: "export", wait: options.lockWait) : nil
+            defer { lock?.release() }
             if FileSystem.exists(finalPath) {
                 throw destination.taken
             }

@@ -24,7 +24,8 @@ public final class LockFile: Sendable {
         self.descriptor = descriptor
     }
 
-    /// Takes the lock if nobody holds it, and writes `record` (who holds it) into the file.
+    /// Takes the lock if nobody holds it, and writes `record` (who holds it) into the file (when the file,
+    /// left by another user, can only be read, the lock is taken without it).
     /// - Returns: the held lock, or nil when another open file holds it.
     /// - Throws: `Errno` when the file cannot be created or locked for another reason.
     ///
@@ -32,7 +33,10 @@ public final class LockFile: Sendable {
     /// so a lock taken on a file that is no longer at `path` (same device and inode) is dropped and taken again.
     public static func tryLock(_ path: String, record: String) throws(Errno) -> LockFile? {
         while true {
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            var fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            // Another user's lock file (a killed run's, in a shared folder): flock needs no write access.
+            let readOnly = fd < 0 && errno == EACCES
+            if readOnly { fd = open(path, O_RDONLY | O_CLOEXEC) }
             guard fd >= 0 else {
                 if errno == EINTR { continue }
                 throw Errno(rawValue: errno)
@@ -52,7 +56,7 @@ public final class LockFile: Sendable {
                 continue
             }
             let bytes = Array(record.utf8)
-            if ftruncate(fd, 0) != 0 || bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) != bytes.count {
+            if !readOnly, ftruncate(fd, 0) != 0 || bytes.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) != bytes.count {
                 let code = errno
                 unlink(path)
                 close(fd)

@@ -97,7 +97,10 @@ extension PTCBackup {
                 options.databasePath = db
                 options.output = output
                 // Without --output, an archive that is only on its way to a remote is made in $TMPDIR.
-                if to != nil && output == nil { options.output = FileManager.default.temporaryDirectory.path + "/" }
+                if to != nil && output == nil {
+                    options.output = FileManager.default.temporaryDirectory.path + "/"
+                    options.lockOutputFolder = false  // a staging folder other runs share: the remote is what is locked
+                }
                 options.selection = SessionSelection(sessionIDs: sessions, projects: projects,
                                                      olderThan: try olderThan.map(Age.init(parsing:)))
                 options.compressionLevel = level

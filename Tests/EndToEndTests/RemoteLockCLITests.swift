@@ -72,6 +72,22 @@ import Testing
         withExtendedLifetime(s.dir) {}
     }
 
+    @Test func exportsStagedInTheTemporaryFolderDoNotWaitForEachOther() throws {
+        let s = try Self.setup("rlock-staging")
+        let staging = s.dir.file("staging")
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        // Another run holds the staging folder's lock (flock(1), for as long as the test needs).
+        let holder = try Binary.start("/usr/bin/flock", [staging + "/.ptc-backup.lock", "sleep", "60"])
+        defer { holder.kill(SIGKILL); _ = try? holder.wait() }
+        let deadline = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: staging + "/.ptc-backup.lock") && Date() < deadline { usleep(1000) }
+        let export = try ptc(["export", "--db", s.dir.file("source.db"), "--to", s.remote, "--quiet"],
+                             extra: s.credentials.merging(["TMPDIR": staging]) { _, new in new })
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(Self.names(in: s.folder).count == 1)
+        withExtendedLifetime(s.dir) {}
+    }
+
     @Test func aStaleLockIsTakenOver() throws {
         let s = try Self.setup("rlock-stale")
         _ = try Self.plant(in: s.folder, host: "otherhost", pid: 4242, refreshedAgo: 2 * 3600)
