@@ -36,37 +36,65 @@ public final class RemoteLock: Sendable {
     /// Whether `name` is a lock object's name.
     public static func isLockName(_ name: String) -> Bool { name.hasPrefix(prefix) && name.hasSuffix(".json") }
 
-    private let store: any RemoteStore
-    private let name: String
-    private let stop = DispatchSemaphore(value: 0)
-    private let stopped = DispatchSemaphore(value: 0)
+    private let key: String
     private let released = Locked(false)
 
-    private init(store: any RemoteStore, name: String, record: Record) {
-        self.store = store
-        self.name = name
-        // Refreshing: wakes when released (the semaphore) or when the interval has passed.
-        let thread = Thread { [store, name, stop, stopped] in
-            var record = record
-            while stop.wait(timeout: .now() + Self.refreshInterval) == .timedOut {
-                record.refreshed = Date().timeIntervalSince1970
-                try? Self.write(record, as: name, to: store)
+    private init(key: String) { self.key = key }
+
+    /// The lock objects this process holds, by folder, and how many ``RemoteLock`` values share each: within
+    /// a process the lock is reentrant (an operation called by another shares its caller's lock).
+    private static let held = Locked<[String: (holder: Holder, count: Int)]>([:])
+
+    /// One lock object, refreshed by a thread of its own until ``end()``.
+    private final class Holder: Sendable {
+        let store: any RemoteStore
+        let name: String
+        let stop = DispatchSemaphore(value: 0)
+        let stopped = DispatchSemaphore(value: 0)
+
+        init(store: any RemoteStore, name: String, record: Record, refreshInterval: TimeInterval) {
+            self.store = store
+            self.name = name
+            // Refreshing: wakes when ended (the semaphore) or when the interval has passed.
+            let thread = Thread { [store, name, stop, stopped] in
+                var record = record
+                while stop.wait(timeout: .now() + refreshInterval) == .timedOut {
+                    record.refreshed = Date().timeIntervalSince1970
+                    try? RemoteLock.write(record, as: name, to: store)
+                }
+                stopped.signal()
             }
-            stopped.signal()
+            thread.start()
         }
-        thread.start()
+
+        /// Stops refreshing and deletes the lock object.
+        func end() {
+            stop.signal()
+            stopped.wait()
+            try? Transfers.mapped { try store.delete(name) }
+        }
     }
 
     /// Takes the lock on the folder `remote` names (the folder of an archive's URL).
     /// - Parameters:
     ///   - wait: how long to wait for a live lock another run holds (`--lock-wait`).
     ///   - staleAfter: a lock not refreshed for this long is taken over.
+    ///   - refreshInterval: how often the lock object is written again while held.
     /// - Throws: ``BackupError`` `temporaryFailure` (75) naming the holder, or the store's failure.
     public static func acquire(_ remote: String, options: RemoteOptions, command: String, wait: Duration = .zero,
                                staleAfter: TimeInterval = RemoteLock.staleAfter,
+                               refreshInterval: TimeInterval = RemoteLock.refreshInterval,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws(BackupError) -> RemoteLock {
         try BackupError.atBoundary("locking \(remote)") {
             let location = try RemoteLocation(parsing: remote, options: options, environment: environment)
+            let key = "\(location.store)"
+            let shared = held.withLock { held in
+                guard var entry = held[key] else { return false }
+                entry.count += 1
+                held[key] = entry
+                return true
+            }
+            if shared { return RemoteLock(key: key) }
             let store: any RemoteStore = RetryingStore(location.store, onRetry: options.onRetry)
             let host = FileSystem.hostName()
             let pid = getpid()
@@ -81,7 +109,11 @@ public final class RemoteLock: Sendable {
                 if holder == nil {
                     try write(record, as: name, to: store)
                     holder = try live(in: store, except: name, staleAfter: staleAfter)
-                    if holder == nil { return RemoteLock(store: store, name: name, record: record) }
+                    if holder == nil {
+                        let holder = Holder(store: store, name: name, record: record, refreshInterval: refreshInterval)
+                        held.withLock { $0[key] = (holder, 1) }
+                        return RemoteLock(key: key)
+                    }
                     try? Transfers.mapped { try store.delete(name) }  // both created one: both back off
                 }
                 guard let holder, ContinuousClock.now < deadline else {
@@ -97,12 +129,18 @@ public final class RemoteLock: Sendable {
         }
     }
 
-    /// Stops refreshing and deletes the lock object. Safe to call twice.
+    /// Releases the lock: the last holder in this process stops refreshing and deletes the lock object.
+    /// Safe to call twice.
     public func release() {
         guard released.withLock({ done in let was = done; done = true; return !was }) else { return }
-        stop.signal()
-        stopped.wait()
-        try? Transfers.mapped { try store.delete(name) }
+        let last: Holder? = Self.held.withLock { held in
+            guard var entry = held[key] else { return nil }
+            entry.count -= 1
+            if entry.count == 0 { held[key] = nil; return entry.holder }
+            held[key] = entry
+            return nil
+        }
+        last?.end()
     }
 
     /// The first live lock in `store` other than `except`; stale ones, and those of this host's dead

@@ -76,11 +76,10 @@ import Testing
         let s = try Self.setup("rlock-staging")
         let staging = s.dir.file("staging")
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
-        // Another run holds the staging folder's lock (flock(1), for as long as the test needs).
-        let holder = try Binary.start("/usr/bin/flock", [staging + "/.ptc-backup.lock", "sleep", "60"])
-        defer { holder.kill(SIGKILL); _ = try? holder.wait() }
-        let deadline = Date().addingTimeInterval(10)
-        while !FileManager.default.fileExists(atPath: staging + "/.ptc-backup.lock") && Date() < deadline { usleep(1000) }
+        // This test process holds the staging folder's lock, as another run would.
+        let fd = open(staging + "/.ptc-backup.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        defer { close(fd) }
         let export = try ptc(["export", "--db", s.dir.file("source.db"), "--to", s.remote, "--quiet"],
                              extra: s.credentials.merging(["TMPDIR": staging]) { _, new in new })
         #expect(export.status == 0, "\(export.stderr)")
