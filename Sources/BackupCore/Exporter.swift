@@ -39,7 +39,8 @@ public struct ExportOptions: Sendable {
     public var packWhileCopying = true
     /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
     public var lockWait: Duration = .zero
-    /// Lock the output folder (false for a private staging folder such as `$TMPDIR`, where unique names suffice).
+    /// Lock the output folder; false for a staging folder that unrelated runs share, such as `$TMPDIR` before
+    /// an upload (unique names suffice there, and the remote is what the caller locks).
     public var lockOutputFolder = true
 
     public init() {}

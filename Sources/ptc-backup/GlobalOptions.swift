@@ -52,9 +52,9 @@ struct RemoteOptionGroup: ParsableArguments {
     }
 }
 
-/// `--lock-wait`: the flag of every command that writes (export, import, cleanup, prune, migrate).
+/// `--lock-wait`: the flag of every command that writes (export, import, cleanup, prune, migrate, push).
 struct LockOptionGroup: ParsableArguments {
-    @Option(help: ArgumentHelp("When another run holds the database or folder, wait this long for it (like 30s, 5m), then exit 75 naming it (default 0: at once).", valueName: "age"))
+    @Option(help: ArgumentHelp("When another run holds the database, folder or remote folder, wait this long for it (like 30s, 5m), then exit 75 naming it (default 0: at once).", valueName: "age"))
     var lockWait: String?
 
     func validate() throws {
