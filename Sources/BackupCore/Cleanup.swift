@@ -23,6 +23,8 @@ public struct CleanupOptions: Sendable {
     public var dryRun = false
     public var busyTimeout: Int32 = 5000
     public var compressionLevel = 3
+    /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
+    public var lockWait: Duration = .zero
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -49,6 +51,10 @@ public struct Cleaner: Sendable {
         try BackupError.atBoundary("cleaning up") {
             let started = Date()
             let path = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
+            let lock = try options.dryRun ? nil : BackupLock.acquire([.database(path)], command: "cleanup", wait: options.lockWait)
+            defer { lock?.release() }
+            let remoteLock = try options.dryRun ? nil : options.remote.map { try RemoteLock.acquire($0, options: transfers?.options ?? RemoteOptions(), command: "cleanup", wait: options.lockWait, environment: options.environment) }
+            defer { remoteLock?.release() }
             let (rule, plan) = try survey(path, options: options)
             var report = CleanupReport(database: path, rule: rule.description, dryRun: options.dryRun)
             report.archived = plan.archived
@@ -69,6 +75,7 @@ public struct Cleaner: Sendable {
             export.jobs = JobSelection(rule: rule, ahead: options.ahead, now: options.now, sessionsOlderThan: options.sessionsOlderThan)
             export.busyTimeout = options.busyTimeout
             export.compressionLevel = options.compressionLevel
+            export.lockWait = options.lockWait
             export.environment = options.environment
             export.now = options.now
             export.host = options.host

@@ -14,6 +14,8 @@ public struct DatabaseMigration: Sendable {
     public func run(databasePath: String?, dryRun: Bool = false, options: ImportOptions) throws(BackupError) -> MigrateReport {
         try BackupError.atBoundary("migrating") {
             let path = try DatabaseLocator(environment: options.environment).locate(explicit: databasePath)
+            let lock = try dryRun ? nil : BackupLock.acquire([.database(path)], command: "migrate", wait: options.lockWait)
+            defer { lock?.release() }
             let plan: Migrator.Plan
             do {
                 let db = try Connection(path: path, mode: .readOnly, busyTimeout: options.busyTimeout)

@@ -37,6 +37,8 @@ public struct ImportOptions: Sendable {
     public var temporaryDirectory: String?
     /// Restore: install triggers and views the app's schema history does not have (`--allow-unknown-schema`).
     public var allowUnknownSchema = false
+    /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
+    public var lockWait: Duration = .zero
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -76,6 +78,8 @@ public struct Importer: Sendable {
             guard FileSystem.isDirectory(targetDirectory) else {
                 throw BackupError(.cantCreate, "cannot restore into \(target): the folder \(targetDirectory) does not exist")
             }
+            let lock = try options.dryRun ? nil : BackupLock.acquire([.database(target)], command: "import", wait: options.lockWait)
+            defer { lock?.release() }
 
             // 1. Verify every entry, and keep the archive's database in a private folder.
             var verifier = Verifier(logger: logger, progress: progress)

@@ -16,6 +16,8 @@ public struct PruneOptions: Sendable {
     public var staleAfter: TimeInterval = 24 * 3600
     /// How to reach a remote; `onRetry` hears of every retry.
     public var remote = RemoteOptions()
+    /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
+    public var lockWait: Duration = .zero
 
     public init(policy: RetentionPolicy) {
         self.policy = policy
@@ -50,12 +52,15 @@ public struct Pruner: Sendable {
             }
             let store: any RemoteStore
             var localFolder: String?
+            var remoteLock: RemoteLock?
+            defer { remoteLock?.release() }
             if RemoteLocation.isRemote(location) {
                 let parsed = try RemoteLocation(parsing: location, options: options.remote, environment: environment)
                 guard parsed.objectName == nil else {
                     throw BackupError.usage("\(location) names an archive; prune takes the folder that holds the archives")
                 }
                 store = RetryingStore(parsed.store, onRetry: options.remote.onRetry)
+                remoteLock = try options.dryRun ? nil : RemoteLock.acquire(location, options: options.remote, command: "prune", wait: options.lockWait, environment: environment)
             } else {
                 guard FileSystem.isDirectory(location) else {
                     throw BackupError(.noInput, "folder not found: \(location) does not exist or is not a folder")
@@ -63,6 +68,8 @@ public struct Pruner: Sendable {
                 store = LocalStore(root: location)
                 localFolder = location
             }
+            let lock = try options.dryRun ? nil : localFolder.map { try BackupLock.acquire([.folder($0)], command: "prune", wait: options.lockWait) }
+            defer { lock?.release() }
             return try prune(store, localFolder: localFolder, options: options)
         }
     }
@@ -72,7 +79,7 @@ public struct Pruner: Sendable {
         guard !options.policy.isEmpty else { throw BackupError.usage("prune needs at least one --keep-* rule") }
         let objects = try Transfers.mapped { try store.list(prefix: "") }
         let sizes = Dictionary(objects.map { ($0.name, $0.size) }, uniquingKeysWith: { first, _ in first })
-        let plan = Retention.plan(fileNames: objects.map(\.name), policy: options.policy, selection: options.selection)
+        let plan = Retention.plan(fileNames: objects.map(\.name).filter { !RemoteLock.isLockName($0) }, policy: options.policy, selection: options.selection)
         var report = PruneReport(
             location: "\(store)", policy: options.policy.description, dryRun: options.dryRun,
             archives: plan.decisions.map { decision in

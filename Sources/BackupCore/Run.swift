@@ -150,6 +150,8 @@ public struct Runner: Sendable {
                 }
                 if verified, let remote, let transfers {
                     _ = step("push") {
+                        let lock = try RemoteLock.acquire(remote.url, options: remote.options, command: "run", environment: remote.environment)
+                        defer { lock.release() }
                         let uploaded = try transfers.push(archive, to: remote.url, environment: remote.environment)
                         let url = remote.url.hasSuffix("/") ? remote.url + uploaded.name : remote.url + "/" + uploaded.name
                         let local = try Cleaner.sha256(of: archive)

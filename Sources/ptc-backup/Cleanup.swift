@@ -29,6 +29,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -75,6 +76,7 @@ extension PTCBackup {
                 Console.lowerPriority(to: 19)
                 if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
                 var options = CleanupOptions()
+                options.lockWait = locking.duration
                 options.databasePath = db
                 options.olderThan = try olderThan.map(Age.init(parsing:))
                 options.ahead = try Age(parsing: ahead)

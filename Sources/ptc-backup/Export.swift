@@ -26,6 +26,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -89,11 +90,17 @@ extension PTCBackup {
             try Console.run("export", global) { logger in
                 Console.lowerPriority(to: nice)
                 if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
+                let remoteLock = try to.map { try RemoteLock.acquire($0, options: remoteOptions.options, command: "export", wait: locking.duration) }
+                defer { remoteLock?.release() }
                 var options = ExportOptions()
+                options.lockWait = locking.duration
                 options.databasePath = db
                 options.output = output
                 // Without --output, an archive that is only on its way to a remote is made in $TMPDIR.
-                if to != nil && output == nil { options.output = FileManager.default.temporaryDirectory.path + "/" }
+                if to != nil && output == nil {
+                    options.output = FileManager.default.temporaryDirectory.path + "/"
+                    options.lockOutputFolder = false  // a staging folder other runs share: the remote is what is locked
+                }
                 options.selection = SessionSelection(sessionIDs: sessions, projects: projects,
                                                      olderThan: try olderThan.map(Age.init(parsing:)))
                 options.compressionLevel = level

@@ -51,3 +51,18 @@ struct RemoteOptionGroup: ParsableArguments {
         Transfers(options: options, onRetry: Console.retryReporter(global))
     }
 }
+
+/// `--lock-wait`: the flag of every command that writes (export, import, cleanup, prune, migrate, push).
+struct LockOptionGroup: ParsableArguments {
+    @Option(help: ArgumentHelp("When another run holds the database, folder or remote folder, wait this long for it (like 30s, 5m), then exit 75 naming it (default 0: at once).", valueName: "age"))
+    var lockWait: String?
+
+    func validate() throws {
+        if let lockWait {
+            do { _ = try Age(parsing: lockWait) } catch let error as BackupError { throw ValidationError(error.message) }
+        }
+    }
+
+    /// The wait, for the operations' `lockWait`.
+    var duration: Duration { .seconds(lockWait.flatMap { try? Age(parsing: $0) }?.seconds ?? 0) }
+}

@@ -36,6 +36,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -90,6 +91,7 @@ extension PTCBackup {
         func run() throws {
             try Console.run("import", global) { logger in
                 var options = ImportOptions(archivePath: archive)
+                options.lockWait = locking.duration
                 options.databasePath = db
                 options.mode = mode
                 options.force = force
@@ -163,6 +165,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @Option(help: ArgumentHelp("The database (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
         var db: String?
@@ -176,6 +179,7 @@ extension PTCBackup {
         func run() throws {
             try Console.run("migrate", global) { logger in
                 var options = ImportOptions(archivePath: "")
+                options.lockWait = locking.duration
                 options.busyTimeout = busyTimeout
                 let report = try DatabaseMigration(logger: logger).run(databasePath: db, dryRun: dryRun, options: options)
                 if global.json {

@@ -30,6 +30,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -86,6 +87,7 @@ extension PTCBackup {
         func run() throws {
             try Console.run("prune", global) { _ in
                 var options = PruneOptions(policy: try policy())
+                options.lockWait = locking.duration
                 options.selection = RetentionSelection(kinds: Set(kinds.map(\.rawValue)), host: host)
                 options.dryRun = dryRun
                 options.remote = remoteOptions.options

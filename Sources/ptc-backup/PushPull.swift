@@ -32,6 +32,7 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -43,6 +44,9 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("push", global) { _ in
+                _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
+                let lock = try RemoteLock.acquire(remote, options: remoteOptions.options, command: "push", wait: locking.duration)
+                defer { lock.release() }
                 let info = try remoteOptions.transfers(global).push(file, to: remote)
                 if global.json {
                     Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size))
