@@ -188,6 +188,33 @@ import Testing
         #expect(check.stdout == "valid\n", "\(check.stderr)")
     }
 
+    /// The `--json` documents of the commands validate against Schema/json/report.v1.json (one shape each).
+    @Test func reportsValidateAgainstTheirJSONSchema() throws {
+        let dir = TemporaryDirectory("report-schema")
+        let fixture = try Fixtures.database(in: dir, bytes: 300_000, seed: 61)
+        let env = ["XDG_CONFIG_HOME": dir.file("config"), "XDG_STATE_HOME": dir.file("state")]
+        let commands: [[String]] = [
+            ["export", "--db", fixture.path, "--output", dir.file("a.tar.zst"), "--json"],
+            ["verify", dir.file("a.tar.zst"), "--json"],
+            ["cleanup", "--db", fixture.path, "--dry-run", "--json"],
+            ["prune", dir.path, "--keep-last", "5", "--dry-run", "--json"],
+            ["schedule", "list", "--json"],
+        ]
+        let schema = (Binary.packageRoot as NSString).appendingPathComponent("Schema/json/report.v1.json")
+        for (index, arguments) in commands.enumerated() {
+            let result = try ptc(arguments, extra: env)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            let document = dir.file("report-\(index).json")
+            try result.stdout.write(toFile: document, atomically: true, encoding: .utf8)
+            let check = try Binary.run("/usr/bin/env", ["python3", "-c", """
+                import json, sys, jsonschema
+                jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+                print("valid")
+                """, schema, document])
+            #expect(check.stdout == "valid\n", "\(arguments): \(check.stderr.suffix(600))")
+        }
+    }
+
     /// The committed sample database is a current-schema PlanToCode database with every table.
     @Test func sampleDatabaseHasEveryTableOfTheCurrentSchema() throws {
         let sample = (Binary.packageRoot as NSString).appendingPathComponent("Samples/appdata.db")
