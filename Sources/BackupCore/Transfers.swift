@@ -25,7 +25,7 @@ public struct Transfers: Sendable {
         _ = try ArchiveContents.manifest(of: path)
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
-        try Self.mapped { try location.store.put(file: path, as: name) }
+        try StoreInterruption.interruptible { try Self.mapped { try location.store.put(file: path, as: name) } }
         guard let info = try Self.mapped({ try location.store.stat(name) }), info.size == size else {
             throw BackupError(.unavailable, "\(name) on \(location.store) does not have the \(size) bytes just uploaded")
         }
@@ -51,7 +51,7 @@ public struct Transfers: Sendable {
             throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
         }
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
-        try Self.mapped { try location.store.get(name, to: download.path) }
+        try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
         _ = try ArchiveContents.manifest(of: download.path)
         try download.commit(as: destination)
         return destination
@@ -97,6 +97,14 @@ public struct Transfers: Sendable {
         }.sorted(by: Lister.newestFirst)
         return ListReport(location: "\(location.store)", archives: items)
     }
+
+    /// For SIGINT/SIGTERM: stops every transfer and makes the stores clean up (abort a multipart upload,
+    /// delete a temporary object). Returns whether an upload or download is running, which now ends with
+    /// an error once it has cleaned up; the caller should let it, then exit.
+    public static func interrupt() -> Bool { StoreInterruption.request() }
+
+    /// Whether ``interrupt()`` was called.
+    public static var isInterrupted: Bool { StoreInterruption.isRequested }
 
     /// Runs a store call, turning its ``StoreError`` into a ``BackupError`` with the sysexits code.
     static func mapped<T>(_ body: () throws -> T) throws -> T {

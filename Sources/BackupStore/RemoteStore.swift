@@ -1,3 +1,4 @@
+import BackupHTTP
 import Foundation
 
 /// A place archives are kept: a few verbs over flat object names (restic's backend, litestream's
@@ -88,5 +89,24 @@ public struct ObjectInfo: Sendable, Equatable {
         self.size = size
         self.modified = modified
         self.sha256 = sha256
+    }
+}
+
+/// SIGINT and SIGTERM for remote work: ``request()`` stops every transfer at its next progress callback
+/// (within about a second); a store then cleans up what the transfer leaves (an S3 multipart upload is
+/// aborted, a WebDAV temporary object deleted) and throws. The C library's blocking call cannot be
+/// interrupted otherwise. See BackupHTTP's `TransferCancellation`.
+public enum StoreInterruption {
+    /// Whether an interruption was requested.
+    public static var isRequested: Bool { TransferCancellation.isRequested }
+
+    /// Requests the interruption; returns whether ``interruptible(_:)`` work is running, which now
+    /// stops, cleans up and throws (the caller then waits for it rather than exiting at once).
+    @discardableResult
+    public static func request() -> Bool { TransferCancellation.request() }
+
+    /// Runs `body` (store calls that clean up after themselves when interrupted), counted by ``request()``.
+    public static func interruptible<T>(_ body: () throws -> T) rethrows -> T {
+        try TransferCancellation.interruptible(body)
     }
 }

@@ -105,6 +105,8 @@ public struct S3Store: RemoteStore {
         var downloadPath: String?
         var appendToDownload = false
         var onDownloadWrite: (@Sendable (Int) -> Void)?
+        /// False for what must still go out after SIGINT/SIGTERM (``TransferCancellation``).
+        var cancellable = true
     }
 
     /// Signs and sends one request. A failed transfer (no HTTP status) becomes ``StoreError`` `.unavailable`.
@@ -121,6 +123,7 @@ public struct S3Store: RemoteStore {
         request.onDownloadWrite = call.onDownloadWrite
         request.verifyTLS = configuration.verifyTLS
         request.stallTimeout = configuration.stallTimeout
+        request.cancellable = call.cancellable
         do {
             return try client.perform(request)
         } catch {
@@ -218,11 +221,14 @@ public struct S3Store: RemoteStore {
     }
 
     /// Each part is signed with its own SHA-256 (the server checks it) and retried on its own; on any
-    /// failure the upload is aborted, so no parts stay behind taking space.
+    /// failure the upload is aborted, so no parts stay behind taking space. So it is on SIGINT/SIGTERM
+    /// (``TransferCancellation``): starting the upload is not cancellable (its id must be known to abort it),
+    /// a part being sent is stopped, and the abort goes out.
     private func putMultipart(_ path: String, size: Int64, partSize: Int64, sha256: String, partHashes: [String],
                               key: String, doing: String) throws {
-        let start = Call(method: "POST", key: key, query: [("uploads", "")],
+        var start = Call(method: "POST", key: key, query: [("uploads", "")],
                          headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
+        start.cancellable = false
         let started = try sendCreatingBucket(start, doing: doing)
         guard started.isSuccess else { throw failure(started, doing) }
         guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
@@ -232,6 +238,9 @@ public struct S3Store: RemoteStore {
         do {
             var parts: [(number: Int, etag: String)] = []
             for (index, partHash) in partHashes.enumerated() {
+                if TransferCancellation.isRequested {
+                    throw StoreError(.other, doing: doing, location: "\(self)", reason: "interrupted")
+                }
                 let number = index + 1
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
@@ -254,7 +263,8 @@ public struct S3Store: RemoteStore {
             // Completing can fail after a 200: the error is then in the body.
             guard done.isSuccess, Self.errorCode(done) == nil else { throw failure(done, doing) }
         } catch {
-            let abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+            var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+            abort.cancellable = false
             _ = try? send(abort, doing: "aborting \(doing)")
             throw error
         }
@@ -419,7 +429,9 @@ public struct S3Store: RemoteStore {
     /// gone already (completed, aborted) is not an error.
     public func abort(uploadID: String, name: String) throws {
         let doing = "aborting the incomplete upload of \(name) in \(self)"
-        let response = try send(Call(method: "DELETE", key: key(name), query: [("uploadId", uploadID)]), doing: doing)
+        var call = Call(method: "DELETE", key: key(name), query: [("uploadId", uploadID)])
+        call.cancellable = false
+        let response = try send(call, doing: doing)
         guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
     }
 

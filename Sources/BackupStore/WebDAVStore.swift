@@ -45,6 +45,13 @@ public struct WebDAVStore: RemoteStore {
         return request
     }
 
+    /// A request that still goes out after SIGINT/SIGTERM (``TransferCancellation``): clean-up.
+    private func cleanup(_ method: String, _ url: String) -> HTTPRequest {
+        var request = request(method, url)
+        request.cancellable = false
+        return request
+    }
+
     private func perform(_ request: HTTPRequest, doing: String) throws -> HTTPResponse {
         do {
             return try client.perform(request)
@@ -103,14 +110,14 @@ public struct WebDAVStore: RemoteStore {
             guard response.isSuccess else { throw failure(response, "uploading \(name) to \(baseURL)") }
         } catch {
             // Whatever part of the upload arrived stays under its temporary name only; remove it if we can.
-            _ = try? client.perform(request("DELETE", url(temporary)))
+            _ = try? client.perform(cleanup("DELETE", url(temporary)))
             throw error
         }
         var move = request("MOVE", url(temporary))
         move.headers = [("Destination", url(name)), ("Overwrite", "T")]
         let moved = try perform(move, doing: "moving \(name) into place on \(baseURL)")
         guard moved.isSuccess else {
-            _ = try? perform(request("DELETE", url(temporary)), doing: "removing the temporary upload")
+            _ = try? perform(cleanup("DELETE", url(temporary)), doing: "removing the temporary upload")
             throw failure(moved, "moving \(name) into place on \(baseURL)")
         }
     }

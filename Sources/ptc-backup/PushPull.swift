@@ -20,7 +20,9 @@ extension PTCBackup {
                 The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a \
                 temporary name and are moved into place (missing folders are created); S3 uploads are atomic, \
                 in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is \
-                checked against what the server then holds.
+                checked against what the server then holds. Interrupted (Ctrl-C, SIGTERM), the transfer stops \
+                within a second, an S3 multipart upload is aborted and a WebDAV temporary object removed; the \
+                exit status is then 130 or 143.
 
                 Credentials: for WebDAV, PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc; for S3, \
                 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or ~/.aws/credentials, with \
