@@ -70,6 +70,7 @@ public struct RemoteLocation: Sendable {
         var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
                                                   addressing: addressing, credentials: credentials)
         configuration.verifyTLS = !options.insecure
+        configuration.createsBucket = options.createsBucket
         configuration.backoff.onRetry = options.onRetry
         do {
             return (try S3Store(configuration), object)
@@ -97,6 +98,8 @@ public struct RemoteOptions: Sendable {
     public var addressing: S3Store.Addressing?
     /// `--insecure`: accept any TLS certificate and host name.
     public var insecure = false
+    /// An S3 bucket that does not exist is created by an upload (and lists empty); false: 69 naming it.
+    public var createsBucket = true
     /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
     public var onRetry: @Sendable (String) -> Void = { _ in }
 

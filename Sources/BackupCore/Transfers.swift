@@ -1,3 +1,4 @@
+import BackupDigest
 import BackupModel
 import BackupStore
 import Foundation
@@ -21,15 +22,63 @@ public struct Transfers: Sendable {
     /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
     /// Returns the object's name and size on the remote.
     public func push(_ path: String, to remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
+        try upload(path, to: remote, environment: environment).object
+    }
+
+    /// What ``upload(_:to:overwrite:environment:)`` did.
+    public struct Uploaded: Sendable {
+        /// The object on the remote.
+        public var object: ObjectInfo
+        /// An archive of that name with the same SHA-256 was there already: nothing was sent.
+        public var alreadyThere: Bool
+    }
+
+    /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
+    /// Never silently replaces: when an object of that name is there, the same SHA-256 (from the store's
+    /// metadata, else by downloading it) makes this a no-op (``Uploaded/alreadyThere``), a different one is
+    /// `cantCreate` (73) unless `overwrite`. WebDAV and folders also refuse at the final rename if one appears
+    /// meanwhile (`MOVE` with `Overwrite: F`).
+    public func upload(_ path: String, to remote: String, overwrite: Bool = false,
+                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Uploaded {
         let location = try open(remote, environment)
         _ = try ArchiveContents.manifest(of: path)
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
-        try StoreInterruption.interruptible { try Self.mapped { try location.store.put(file: path, as: name) } }
+        if !overwrite, let existing = try Self.mapped({ try location.store.stat(name) }) {
+            let local = try Self.sha256(of: path)
+            let remoteDigest: String
+            if let stored = existing.sha256 {
+                remoteDigest = stored
+            } else if existing.size != size {
+                remoteDigest = "of another size (\(existing.size) bytes, not \(size))"
+            } else {
+                remoteDigest = try withDownload(remote.hasSuffix(".tar.zst") ? remote : Self.join(remote, name),
+                                                environment: environment) { try Self.sha256(of: $0) }
+            }
+            guard remoteDigest == local else {
+                throw BackupError(.cantCreate, "\(location.store) already holds a different \(name) (SHA-256 \(remoteDigest), this one \(local)); "
+                                  + "pass --overwrite to replace it")
+            }
+            return Uploaded(object: existing, alreadyThere: true)
+        }
+        try StoreInterruption.interruptible {
+            try Self.mapped { try location.store.put(file: path, as: name, replacing: overwrite) }
+        }
         guard let info = try Self.mapped({ try location.store.stat(name) }), info.size == size else {
             throw BackupError(.unavailable, "\(name) on \(location.store) does not have the \(size) bytes just uploaded")
         }
-        return info
+        return Uploaded(object: info, alreadyThere: false)
+    }
+
+    /// `folder` (a remote URL) with `name` appended.
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    static func sha256(of path: String) throws -> String {
+        let hasher = SHA256()
+        try FileSystem.readChunks(path, doing: "hashing \(path)") { hasher.update($0) }
+        return hasher.finalize()
     }
 
     /// Downloads the archive `remote` names into `output` (a folder, or a file name), under a temporary

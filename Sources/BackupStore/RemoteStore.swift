@@ -7,7 +7,10 @@ import Foundation
 /// Every verb throws ``StoreError`` only. Calls block; use them off the main thread if needed.
 public protocol RemoteStore: Sendable, CustomStringConvertible {
     /// Stores the file at `path` as `name`. Readers never see a partial object under `name`.
-    func put(file path: String, as name: String) throws
+    /// With `replacing` false, an object already under `name` is left alone and the call throws
+    /// ``StoreError`` `.cantCreate`: atomically on WebDAV (`MOVE` with `Overwrite: F`) and in a folder;
+    /// S3 has no such condition on every server, so callers check with ``stat(_:)`` first.
+    func put(file path: String, as name: String, replacing: Bool) throws
     /// Writes the object `name` to the file at `path` (created or truncated).
     /// - Throws: ``StoreError`` `.notFound` when there is no such object.
     func get(_ name: String, to path: String) throws
@@ -25,6 +28,11 @@ public protocol RemoteStore: Sendable, CustomStringConvertible {
 }
 
 extension RemoteStore {
+    /// ``put(file:as:replacing:)`` replacing what is there.
+    public func put(file path: String, as name: String) throws {
+        try put(file: path, as: name, replacing: true)
+    }
+
     /// Object names are one path component: no slashes, no `..`, not hidden.
     static func check(_ name: String) throws {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.hasPrefix(".") else {

@@ -59,7 +59,9 @@ public struct RetryingStore: RemoteStore {
 
     public var description: String { base.description }
 
-    public func put(file path: String, as name: String) throws { try backoff.run { try base.put(file: path, as: name) } }
+    public func put(file path: String, as name: String, replacing: Bool) throws {
+        try backoff.run { try base.put(file: path, as: name, replacing: replacing) }
+    }
     public func get(_ name: String, to path: String) throws { try backoff.run { try base.get(name, to: path) } }
     public func stat(_ name: String) throws -> ObjectInfo? { try backoff.run { try base.stat(name) } }
     public func list(prefix: String) throws -> [ObjectInfo] { try backoff.run { try base.list(prefix: prefix) } }

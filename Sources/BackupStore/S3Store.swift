@@ -39,6 +39,9 @@ public struct S3Store: RemoteStore {
         public var backoff = Backoff()
         /// A transfer that moves nothing for this many seconds is given up (and retried or resumed).
         public var stallTimeout = 30
+        /// When the bucket does not exist: true, an upload creates it and a listing is empty; false, both
+        /// throw ``StoreError`` `.unavailable` naming the bucket (not retried).
+        public var createsBucket = true
 
         public init(endpoint: String, bucket: String, prefix: String = "", region: String = "us-east-1",
                     addressing: Addressing = .path, credentials: S3Credentials) {
@@ -155,10 +158,21 @@ public struct S3Store: RemoteStore {
         response.status == 404 && errorCode(response)?.code == "NoSuchBucket"
     }
 
-    /// Sends `call`; when the bucket does not exist yet, creates it and sends again.
+    /// The bucket does not exist and ``Configuration/createsBucket`` is false.
+    private func missingBucket(_ doing: String) -> StoreError {
+        var error = StoreError(.unavailable, doing: doing, location: "s3://\(configuration.bucket)",
+                               reason: "the bucket '\(configuration.bucket)' does not exist at \(configuration.endpoint); create it, or pass --create-bucket",
+                               status: 404)
+        error.exhausted = true
+        return error
+    }
+
+    /// Sends `call`; when the bucket does not exist yet, creates it and sends again (or throws, unless
+    /// ``Configuration/createsBucket``).
     private func sendCreatingBucket(_ call: Call, doing: String) throws -> HTTPResponse {
         let response = try send(call, doing: doing)
         guard Self.isNoSuchBucket(response) else { return response }
+        guard configuration.createsBucket else { throw missingBucket(doing) }
         try createBucket()
         return try send(call, doing: doing)
     }
@@ -178,7 +192,9 @@ public struct S3Store: RemoteStore {
 
     // MARK: Verbs
 
-    public func put(file path: String, as name: String) throws {
+    /// `replacing` false is not enforced by the server (If-None-Match on PUT is not on every S3 server):
+    /// callers check with ``stat(_:)`` first.
+    public func put(file path: String, as name: String, replacing: Bool) throws {
         try Self.check(name)
         let doing = "uploading \(name) to \(self)"
         let size: Int64
@@ -352,7 +368,10 @@ public struct S3Store: RemoteStore {
             if let pageSize = configuration.listPageSize { query.append(("max-keys", "\(pageSize)")) }
             if let token { query.append(("continuation-token", token)) }
             let response = try send(Call(method: "GET", key: nil, query: query), doing: doing)
-            if Self.isNoSuchBucket(response) { return [] }
+            if Self.isNoSuchBucket(response) {
+                guard configuration.createsBucket else { throw missingBucket(doing) }
+                return []
+            }
             guard response.status == 200 else { throw failure(response, doing) }
             let page = try XMLElement.parse(Data(response.body), what: "the listing of \(self)", from: "\(self)")
             for entry in page.all("Contents") {

@@ -86,7 +86,7 @@ public struct WebDAVStore: RemoteStore {
         }
     }
 
-    public func put(file path: String, as name: String) throws {
+    public func put(file path: String, as name: String, replacing: Bool) throws {
         try Self.check(name)
         try learnScheme()
         let size: Int64
@@ -114,10 +114,15 @@ public struct WebDAVStore: RemoteStore {
             throw error
         }
         var move = request("MOVE", url(temporary))
-        move.headers = [("Destination", url(name)), ("Overwrite", "T")]
+        move.headers = [("Destination", url(name)), ("Overwrite", replacing ? "T" : "F")]
         let moved = try perform(move, doing: "moving \(name) into place on \(baseURL)")
         guard moved.isSuccess else {
             _ = try? perform(cleanup("DELETE", url(temporary)), doing: "removing the temporary upload")
+            if moved.status == 412 && !replacing {
+                // RFC 4918: Overwrite: F and the destination exists.
+                throw StoreError(.cantCreate, doing: "moving \(name) into place on \(baseURL)", location: url(name),
+                                 reason: "\(name) is already there", status: 412)
+            }
             throw failure(moved, "moving \(name) into place on \(baseURL)")
         }
     }

@@ -10,6 +10,8 @@ struct TransferReport: Codable {
     var file: String
     var remote: String
     var bytes: Int64
+    /// push: an archive of that name with the same SHA-256 was there already; nothing was sent.
+    var alreadyThere: Bool?
 }
 
 extension PTCBackup {
@@ -20,7 +22,11 @@ extension PTCBackup {
                 The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a \
                 temporary name and are moved into place (missing folders are created); S3 uploads are atomic, \
                 in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is \
-                checked against what the server then holds. Interrupted (Ctrl-C, SIGTERM), the transfer stops \
+                checked against what the server then holds.
+
+                Nothing is replaced silently: when the remote already has an archive of that name with the same \
+                SHA-256, push does nothing ("already there"); a different one is an error (exit 73) unless \
+                --overwrite. A missing S3 bucket is an error (exit 69) unless --create-bucket. Interrupted (Ctrl-C, SIGTERM), the transfer stops \
                 within a second, an S3 multipart upload is aborted and a WebDAV temporary object removed; the \
                 exit status is then 130 or 143.
 
@@ -43,13 +49,20 @@ extension PTCBackup {
         @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "remote"))
         var remote: String
 
+        @Flag(help: "Replace an archive of the same name but different content on the remote (otherwise exit 73).")
+        var overwrite = false
+
         func run() throws {
             try Console.run("push", global) { _ in
-                let info = try remoteOptions.transfers(global).push(file, to: remote)
+                let uploaded = try remoteOptions.transfers(global, bucketMustExist: true).upload(file, to: remote, overwrite: overwrite)
+                let info = uploaded.object
                 if global.json {
-                    Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size))
+                    Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size,
+                                                     alreadyThere: uploaded.alreadyThere))
                 } else if !global.quiet {
-                    Console.out("Uploaded \(file) to \(remote) as \(info.name) (\(Console.bytes(info.size)))")
+                    Console.out(uploaded.alreadyThere
+                        ? "Already there: \(info.name) on \(remote) has the same SHA-256 (\(Console.bytes(info.size))); nothing sent"
+                        : "Uploaded \(file) to \(remote) as \(info.name) (\(Console.bytes(info.size)))")
                 }
             }
         }

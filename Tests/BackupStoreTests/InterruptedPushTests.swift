@@ -59,7 +59,7 @@ import Testing
         environment["AWS_SECRET_ACCESS_KEY"] = server.secretKey
         environment["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
         environment["TMPDIR"] = dir.path
-        let push = try Binary.start(Binary.ptcBackup, ["push", archive, "s3://\(bucket)/\(prefix)", "--endpoint", server.endpoint],
+        let push = try Binary.start(Binary.ptcBackup, ["push", archive, "s3://\(bucket)/\(prefix)", "--endpoint", server.endpoint, "--create-bucket"],
                                     environment: environment)
 
         // Wait for the moment, looking at the server as another client would.

@@ -1,0 +1,98 @@
+import BackupModel
+import BackupTestSupport
+import Foundation
+import Testing
+
+/// Remotes that never surprise (issue 12): `push` never replaces silently, a missing bucket is an error.
+@Suite struct RemoteSafetyCLITests {
+    /// `ptc-backup` with none of the user's remote credentials: only `extra`'s.
+    func ptc(_ arguments: [String], env extra: [String: String]) throws -> ProcessResult {
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        for name in env.keys where name.hasPrefix("AWS_") || name.hasPrefix("PTC_WEBDAV_") { env[name] = nil }
+        env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/credentials"
+        env["AWS_CONFIG_FILE"] = "/nonexistent/config"
+        env["NETRC"] = "/nonexistent/netrc"
+        return try BackupTestSupport.ptc(arguments, environment: env, extra: extra)
+    }
+
+    /// Two different archives of the same name, in `dir/a/` and `dir/b/`.
+    func twoArchivesOfOneName(in dir: TemporaryDirectory) throws -> (first: String, second: String) {
+        let name = "plantocode-laptop-20261204T031500Z-full.tar.zst"
+        var paths: [String] = []
+        for (folder, seed) in [("a", UInt64(1)), ("b", UInt64(2))] {
+            try FileManager.default.createDirectory(atPath: dir.file(folder), withIntermediateDirectories: false)
+            let fixture = try Fixtures.database(in: dir, name: "\(folder).db", bytes: 200_000, seed: seed)
+            let export = try ptc(["export", "--db", fixture.path, "--output", dir.file("\(folder)/\(name)"), "--quiet"], env: [:])
+            #expect(export.status == 0, "\(export.stderr)")
+            paths.append(dir.file("\(folder)/\(name)"))
+        }
+        return (paths[0], paths[1])
+    }
+
+    func pushNeverReplacesSilently(remote: String, env: [String: String], flags: [String] = []) throws {
+        let dir = TemporaryDirectory("no-overwrite")
+        let (first, second) = try twoArchivesOfOneName(in: dir)
+        let name = (first as NSString).lastPathComponent
+
+        let push = try ptc(["push", first, remote, "--json"] + flags, env: env)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(push.stdout.contains("\"alreadyThere\" : false"))
+        let again = try ptc(["push", first, remote] + flags, env: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("Already there"))
+        let againJSON = try ptc(["push", first, remote, "--json"] + flags, env: env)
+        #expect(againJSON.stdout.contains("\"alreadyThere\" : true"))
+
+        let different = try ptc(["push", second, remote] + flags, env: env)
+        #expect(different.status == 73, "\(different.stderr)")
+        #expect(different.stderr.contains("--overwrite") && different.stderr.contains(name))
+        try FileManager.default.createDirectory(atPath: dir.file("down1"), withIntermediateDirectories: false)
+        #expect(try ptc(["pull", remote + name, "--output", dir.file("down1") + "/"] + flags, env: env).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: dir.file("down1/" + name), andPath: first))
+
+        let replaced = try ptc(["push", second, remote, "--overwrite"] + flags, env: env)
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+        try FileManager.default.createDirectory(atPath: dir.file("down2"), withIntermediateDirectories: false)
+        #expect(try ptc(["pull", remote + name, "--output", dir.file("down2") + "/"] + flags, env: env).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: dir.file("down2/" + name), andPath: second))
+    }
+
+    @Test func pushNeverReplacesSilentlyOnWebDAV() throws {
+        let server = try RcloneWebDAV.shared()
+        let remote = "webdav+\(server.baseURL)/\(S3TestServer.uniqueBucket("safety"))/laptop/"
+        try pushNeverReplacesSilently(remote: remote, env: ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password])
+    }
+
+    @Test func pushNeverReplacesSilentlyOnS3() throws {
+        let server = try S3TestServer.shared(.radosgw)
+        let remote = "s3://\(S3TestServer.uniqueBucket("safety"))/laptop/"
+        try pushNeverReplacesSilently(remote: remote, env: ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey],
+                                      flags: ["--endpoint", server.endpoint, "--create-bucket"])
+    }
+
+    @Test func aMissingBucketIsAnErrorNamingItUnlessCreateBucket() throws {
+        let server = try S3TestServer.shared(.radosgw)
+        let dir = TemporaryDirectory("bucket")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let archive = dir.file("plantocode-laptop-20261204T031500Z-full.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let bucket = S3TestServer.uniqueBucket("missing")
+        let remote = "s3://\(bucket)/laptop/"
+        let env = ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey]
+        let endpoint = ["--endpoint", server.endpoint]
+
+        for arguments in [["list", remote], ["push", archive, remote], ["list", remote, "--json"]] {
+            let result = try ptc(arguments + endpoint, env: env)
+            #expect(result.status == 69, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("'\(bucket)' does not exist") && result.stderr.contains("--create-bucket"))
+            #expect(!result.stdout.contains("No archives"))
+            #expect(!result.stderr.contains("retrying"))
+        }
+        let push = try ptc(["push", archive, remote, "--create-bucket"] + endpoint, env: env)
+        #expect(push.status == 0, "\(push.stderr)")
+        let list = try ptc(["list", remote, "--json"] + endpoint, env: env)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8)).archives.map(\.name) == [(archive as NSString).lastPathComponent])
+    }
+}
