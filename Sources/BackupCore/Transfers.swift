@@ -102,6 +102,8 @@ public struct Transfers: Sendable {
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
         try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
         _ = try ArchiveContents.manifest(of: download.path)
+        // Private like an export (a retried download may have been created anew under the umask).
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)
         return destination
     }

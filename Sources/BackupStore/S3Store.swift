@@ -145,12 +145,21 @@ public struct S3Store: RemoteStore {
         let reason = Self.errorCode(response)
         let kind: StoreError.Kind
         switch (response.status, reason?.code) {
+        case (_, "InvalidToken"), (_, "ExpiredToken"), (_, "TokenRefreshRequired"), (_, "SignatureDoesNotMatch"),
+             (_, "InvalidAccessKeyId"), (_, "AuthorizationHeaderMalformed"):
+            kind = .refused
         case (404, _): kind = .notFound
         case (401, _), (403, _): kind = .refused
         case (_, "RequestTimeout"), (_, "SlowDown"), (_, "InternalError"), (429, _), (408, _), (500..., _): kind = .unavailable
         default: kind = .other
         }
-        let said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
+        var said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
+        if kind == .refused {
+            // Which credentials were refused: where they came from and the key id, never the secret.
+            let credentials = configuration.credentials
+            said += "; credentials used: access key \(credentials.accessKey) from \(credentials.source)"
+                + (credentials.sessionToken == nil ? ", no session token" : ", with a session token")
+        }
         return .response(kind, doing: doing, url: "\(self)", status: response.status, said: said)
     }
 

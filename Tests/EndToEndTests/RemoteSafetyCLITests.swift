@@ -50,6 +50,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.file("down1"), withIntermediateDirectories: false)
         #expect(try ptc(["pull", remote + name, "--output", dir.file("down1") + "/"] + flags, env: env).status == 0)
         #expect(FileManager.default.contentsEqual(atPath: dir.file("down1/" + name), andPath: first))
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("down1/" + name))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
 
         let replaced = try ptc(["push", second, remote, "--overwrite"] + flags, env: env)
         #expect(replaced.status == 0, "\(replaced.stderr)")
@@ -94,5 +96,39 @@ import Testing
         let list = try ptc(["list", remote, "--json"] + endpoint, env: env)
         #expect(list.status == 0, "\(list.stderr)")
         #expect(try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8)).archives.map(\.name) == [(archive as NSString).lastPathComponent])
+    }
+
+    /// AWS_SESSION_TOKEN goes only with keys from the environment; refused credentials are 77 and say
+    /// where they came from, never the secret.
+    @Test(arguments: S3TestServer.Kind.allCases)
+    func sessionTokenOnlyWithTheEnvironmentsKeysAndRefusalsSayWhichCredentials(_ kind: S3TestServer.Kind) throws {
+        let server = try S3TestServer.shared(kind)
+        let dir = TemporaryDirectory("token")
+        let remote = "s3://\(S3TestServer.uniqueBucket("token"))/"
+        let endpoint = ["--endpoint", server.endpoint, "--create-bucket"]
+        try "[default]\naws_access_key_id = \(server.accessKey)\naws_secret_access_key = \(server.secretKey)\n"
+            .write(toFile: dir.file("credentials"), atomically: true, encoding: .utf8)
+
+        // A profile's keys with a stray AWS_SESSION_TOKEN in the environment: the token is not sent.
+        let profile = try ptc(["list", remote] + endpoint, env: ["AWS_SHARED_CREDENTIALS_FILE": dir.file("credentials"),
+                                                                 "AWS_SESSION_TOKEN": "stray-token-of-another-login"])
+        #expect(profile.status == 0, "\(profile.stderr)")
+
+        // The environment's keys with that token: it is sent, refused, and the message says so.
+        let token = try ptc(["list", remote] + endpoint, env: ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey,
+                                                               "AWS_SESSION_TOKEN": "stray-token-of-another-login"])
+        if kind == .moto { // radosgw accepts long-term keys with any token; moto checks it (and so proves the above)
+            #expect(token.status == 77, "\(token.stderr)")
+            #expect(token.stderr.contains("from the environment") && token.stderr.contains("with a session token"))
+        }
+
+        let wrong = try ptc(["list", remote] + endpoint, env: ["AWS_SHARED_CREDENTIALS_FILE": dir.file("credentials"), "AWS_ACCESS_KEY_ID": server.accessKey,
+                                                               "AWS_SECRET_ACCESS_KEY": "not-the-Secret-42"])
+        #expect(wrong.status == 77, "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("SignatureDoesNotMatch") && wrong.stderr.contains("AWS_SECRET_ACCESS_KEY from the environment"))
+        for result in [profile, token, wrong] {
+            #expect(!result.stderr.contains(server.secretKey) && !result.stdout.contains(server.secretKey))
+            #expect(!result.stderr.contains("not-the-Secret-42") && !result.stderr.contains("stray-token"))
+        }
     }
 }
