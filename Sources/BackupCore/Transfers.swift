@@ -84,6 +84,20 @@ public struct Transfers: Sendable {
     /// Downloads the archive `remote` names into `output` (a folder, or a file name), under a temporary
     /// name until it is complete and reads as an archive. Returns the local path.
     public func pull(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try download(remote, output: output, environment: environment).path
+    }
+
+    /// What ``download(_:output:environment:)`` did.
+    public struct Downloaded: Sendable {
+        public var path: String
+        /// The SHA-256 stored with the object (S3 metadata) was checked; false: the remote stores none
+        /// (WebDAV, or an object another tool uploaded), so nothing was checked ("not checked: no checksum stored").
+        public var checksumChecked: Bool
+    }
+
+    /// ``pull(_:output:environment:)``, also saying whether the download's SHA-256 could be checked.
+    /// A mismatch is `dataError` (65) after one fresh download.
+    public func download(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Downloaded {
         let location = try open(remote, environment)
         guard let name = location.objectName else {
             throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
@@ -99,13 +113,15 @@ public struct Transfers: Sendable {
         guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
             throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
         }
+        let stored = try Self.mapped { try location.store.stat(name) }
+        guard stored != nil else { throw BackupError(.noInput, "\(name) is not on \(location.store)") }
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
         try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
         _ = try ArchiveContents.manifest(of: download.path)
         // Private like an export (a retried download may have been created anew under the umask).
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)
-        return destination
+        return Downloaded(path: destination, checksumChecked: stored?.sha256 != nil)
     }
 
     /// Downloads the archive `remote` names into a new private folder under `temporaryDirectory`, runs
@@ -162,6 +178,7 @@ public struct Transfers: Sendable {
         do {
             return try body()
         } catch let error as StoreError {
+            if error.isChecksumMismatch { throw BackupError(.dataError, error.message) }
             throw BackupError(error)
         }
     }

@@ -306,42 +306,51 @@ public struct S3Store: RemoteStore {
         guard let (info, etag) = try head(name) else {
             throw StoreError(.notFound, doing: doing, location: "\(self)/\(name)", reason: "there is no such object")
         }
-        do {
-            try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                    permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite]).close()
-        } catch {
-            throw StoreError.file(error, doing: doing, path: path, creating: true)
-        }
-        // Hashed as it arrives, so the check costs no extra pass over the file.
-        let hasher = FollowingHasher(path: path)
-        do {
-            // Every request appends; after a dropped connection the rest comes with Range, only from the
-            // same object (If-Match its ETag).
-            try configuration.backoff.run {
-                let have = Self.size(of: path)
-                if have >= info.size && have > 0 { return }
-                var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
-                                downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
-                if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
-                let response = try send(call, doing: doing)
-                guard response.status == (have > 0 ? 206 : 200) else {
-                    if response.status == 412 {
-                        throw StoreError(.other, doing: doing, location: "\(self)/\(name)", reason: "the object changed during the download")
+        // A download whose SHA-256 is not the one stored is fetched once more from scratch (a bad copy in
+        // passing); a second mismatch is the object's own: ``StoreError/isChecksumMismatch``, not retried.
+        for attempt in 1...2 {
+            do {
+                try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                        permissions: [.ownerReadWrite]).close()
+            } catch {
+                throw StoreError.file(error, doing: doing, path: path, creating: true)
+            }
+            // Hashed as it arrives, so the check costs no extra pass over the file.
+            let hasher = FollowingHasher(path: path)
+            do {
+                // Every request appends; after a dropped connection the rest comes with Range, only from the
+                // same object (If-Match its ETag).
+                try configuration.backoff.run {
+                    let have = Self.size(of: path)
+                    if have >= info.size && have > 0 { return }
+                    var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
+                                    downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
+                    if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
+                    let response = try send(call, doing: doing)
+                    guard response.status == (have > 0 ? 206 : 200) else {
+                        if response.status == 412 {
+                            throw StoreError(.other, doing: doing, location: "\(self)/\(name)", reason: "the object changed during the download")
+                        }
+                        throw failure(response, doing)
                     }
-                    throw failure(response, doing)
                 }
+                let (actual, received) = try Self.hashing(doing) { () throws(DigestError) in try hasher.finish() }
+                guard received == info.size else {
+                    throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "received \(received) bytes of \(info.size)")
+                }
+                if let expected = info.sha256, actual != expected {
+                    if attempt == 1 { continue }
+                    var error = StoreError(.other, doing: doing, location: "\(self)/\(name)",
+                                           reason: "the download's SHA-256 is \(actual) twice, the object's metadata says \(expected)")
+                    error.isChecksumMismatch = true
+                    throw error
+                }
+                return
+            } catch {
+                _ = try? hasher.finish()
+                try? FileCalls.remove(path)
+                throw error
             }
-            let (actual, received) = try Self.hashing(doing) { () throws(DigestError) in try hasher.finish() }
-            guard received == info.size else {
-                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "received \(received) bytes of \(info.size)")
-            }
-            if let expected = info.sha256, actual != expected {
-                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "the download's SHA-256 is \(actual), the object's metadata says \(expected)")
-            }
-        } catch {
-            _ = try? hasher.finish()
-            try? FileCalls.remove(path)
-            throw error
         }
     }
 

@@ -12,6 +12,8 @@ struct TransferReport: Codable {
     var bytes: Int64
     /// push: an archive of that name with the same SHA-256 was there already; nothing was sent.
     var alreadyThere: Bool?
+    /// pull: "checked" (the SHA-256 stored with the object matched) or "not checked: no checksum stored".
+    var checksum: String?
 }
 
 extension PTCBackup {
@@ -74,7 +76,10 @@ extension PTCBackup {
             discussion: """
                 Downloads under a temporary name and keeps the file only once it is complete and reads as an \
                 archive. From S3, a dropped connection is resumed where it stopped and the file must match the \
-                SHA-256 it was uploaded with. Run `verify` on it before trusting its content.
+                SHA-256 it was uploaded with (a mismatch is downloaded once more, then exit 65). An object \
+                without a stored SHA-256 (any WebDAV file, an S3 object uploaded by another tool) is said to be \
+                "not checked: no checksum stored". The file is private (mode 0600). Run `verify` on it before \
+                trusting its content.
 
                 Example:
                   ptc-backup pull webdav+https://dav.example.org/backups/plantocode-laptop-20261127T031500Z-full.tar.zst --output ~/restore/
@@ -93,12 +98,14 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("pull", global) { _ in
-                let path = try remoteOptions.transfers(global).pull(remote, output: output)
+                let downloaded = try remoteOptions.transfers(global).download(remote, output: output)
+                let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
+                let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
                 if global.json {
-                    Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0))
+                    Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0, checksum: checksum))
                 } else if !global.quiet {
-                    Console.out("Downloaded \(path) (\(Console.bytes(bytes ?? 0)))")
+                    Console.out("Downloaded \(path) (\(Console.bytes(bytes ?? 0))); SHA-256 \(checksum)")
                 }
             }
         }

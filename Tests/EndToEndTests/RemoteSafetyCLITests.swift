@@ -131,4 +131,49 @@ import Testing
             #expect(!result.stderr.contains("not-the-Secret-42") && !result.stderr.contains("stray-token"))
         }
     }
+
+    /// An object without a stored SHA-256 is downloaded and said to be unchecked (text and JSON); one whose
+    /// content does not match its stored SHA-256 is 65 after one more download, not retried as a failure that may pass.
+    @Test(arguments: S3TestServer.Kind.allCases)
+    func checksumsAreCheckedOrSaidToBeMissing(_ kind: S3TestServer.Kind) throws {
+        let server = try S3TestServer.shared(kind)
+        let dir = TemporaryDirectory("checksum")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let name = "plantocode-laptop-20261204T031500Z-full.tar.zst"
+        let archive = dir.file(name)
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+        let bucket = S3TestServer.uniqueBucket("sum")
+        try server.putObject(bucket: bucket, key: name, file: archive, sha256: nil)
+        try server.putObject(bucket: bucket, key: "bad-" + name, file: archive, sha256: String(repeating: "0", count: 64))
+        let env = ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": server.secretKey]
+        let endpoint = ["--endpoint", server.endpoint]
+        for folder in ["text", "json", "bad"] {
+            try FileManager.default.createDirectory(atPath: dir.file(folder), withIntermediateDirectories: false)
+        }
+
+        let text = try ptc(["pull", "s3://\(bucket)/\(name)", "--output", dir.file("text") + "/"] + endpoint, env: env)
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("not checked: no checksum stored"))
+        let json = try ptc(["pull", "s3://\(bucket)/\(name)", "--output", dir.file("json") + "/", "--json"] + endpoint, env: env)
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(report?["checksum"] as? String == "not checked: no checksum stored")
+        #expect(FileManager.default.contentsEqual(atPath: dir.file("json/" + name), andPath: archive))
+
+        let bad = try ptc(["pull", "s3://\(bucket)/bad-\(name)", "--output", dir.file("bad") + "/"] + endpoint, env: env)
+        #expect(bad.status == 65, "\(bad.stderr)")
+        #expect(bad.stderr.contains("SHA-256") && !bad.stderr.contains("retrying"))
+        #expect(dir.contents().filter { $0.hasPrefix("bad/") }.isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.file("bad"))) ?? ["?"]).isEmpty)
+
+        // What push uploads carries its SHA-256, and pull says it was checked.
+        let remote = "s3://\(bucket)/pushed/"
+        let prefix = kind == .moto ? "s3://\(bucket)/" : remote // moto refuses signed queries holding '/'
+        try FileManager.default.createDirectory(atPath: dir.file("pushed"), withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: archive, toPath: dir.file("pushed/other-" + name))
+        #expect(try ptc(["push", dir.file("pushed/other-" + name), prefix] + endpoint, env: env).status == 0)
+        let checked = try ptc(["pull", prefix + "other-" + name, "--output", dir.file("text") + "/", "--json"] + endpoint, env: env)
+        #expect(checked.status == 0, "\(checked.stderr)")
+        #expect((try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any])?["checksum"] as? String == "checked")
+    }
 }
