@@ -16,6 +16,26 @@ struct TransferReport: Codable {
     var checksum: String?
 }
 
+/// `latest` in place of an archive's name, and what narrows it (pull, verify, import).
+struct LatestOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("With latest: only archives of this kind.", valueName: "full|partial|cleanup|diff"))
+    var kind: String?
+
+    @Option(help: ArgumentHelp("With latest: only archives of this host (the host in the names).", valueName: "host"))
+    var host: String?
+
+    func validate() throws {
+        if let kind, !ArchiveName.kinds.contains(kind) {
+            throw ValidationError("--kind must be one of \(ArchiveName.kinds.sorted().joined(separator: ", ")) (got \(kind))")
+        }
+    }
+
+    /// `archive`, or the newest archive its folder holds when it ends in `latest`.
+    func resolve(_ archive: String, _ transfers: Transfers) throws -> String {
+        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers)
+    }
+}
+
 extension PTCBackup {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -84,21 +104,25 @@ extension PTCBackup {
                 Example:
                   ptc-backup pull webdav+https://dav.example.org/backups/plantocode-laptop-20261127T031500Z-full.tar.zst --output ~/restore/
                   ptc-backup pull s3://my-bucket/plantocode/plantocode-laptop-20261127T031500Z-full.tar.zst
+                  ptc-backup pull s3://my-bucket/plantocode/latest --kind full --host laptop
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst.", valueName: "remote-url"))
+        @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst, or in latest (the newest archive there).", valueName: "remote-url"))
         var remote: String
 
         @Option(name: .shortAndLong, help: ArgumentHelp("A folder (existing, or ending in /) or a file name; default: here.", valueName: "file|dir"))
         var output: String?
 
+        @OptionGroup(title: "latest") var latest: LatestOptions
+
         func run() throws {
             try Console.run("pull", global) { _ in
-                let downloaded = try remoteOptions.transfers(global).download(remote, output: output)
+                let transfers = remoteOptions.transfers(global)
+                let downloaded = try transfers.download(try latest.resolve(remote, transfers), output: output)
                 let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
