@@ -33,7 +33,12 @@ public struct WebDAVStore: RemoteStore {
     public var description: String { baseURL }
 
     private func url(_ name: String) -> String {
-        baseURL + "/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? name)
+        baseURL + "/" + Self.encoded(name)
+    }
+
+    /// One path component, percent-encoded.
+    private static func encoded(_ component: String) -> String {
+        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? component
     }
 
     private func request(_ method: String, _ url: String) -> HTTPRequest {
@@ -135,8 +140,8 @@ public struct WebDAVStore: RemoteStore {
         var origin = components
         origin.path = ""
         var current = origin.string ?? ""
-        for part in components.path.split(separator: "/") {
-            current += "/" + part
+        for part in components.path.split(separator: "/") { // decoded: encoded again as in url(_:)
+            current += "/" + Self.encoded(String(part))
             let response = try perform(request("MKCOL", current + "/"), doing: "creating the collection \(current)")
             guard response.isSuccess || response.status == 405 || response.status == 301 else {
                 throw failure(response, "creating the collection \(current)", url: current)

@@ -176,4 +176,33 @@ import Testing
         #expect(checked.status == 0, "\(checked.stderr)")
         #expect((try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any])?["checksum"] as? String == "checked")
     }
+
+    /// `%` is a percent-escape in WebDAV and S3 URLs alike: `dir%20one` is the folder or prefix `dir one`.
+    @Test func percentInURLsIsAnEscapeOnWebDAVAndS3() throws {
+        let dir = TemporaryDirectory("percent")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let name = "plantocode-laptop-20261204T031500Z-full.tar.zst"
+        let archive = dir.file(name)
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"], env: [:]).status == 0)
+
+        let webdav = try RcloneWebDAV.shared()
+        let folder = S3TestServer.uniqueBucket("pct")
+        let webdavEnv = ["PTC_WEBDAV_USER": webdav.user, "PTC_WEBDAV_PASSWORD": webdav.password]
+        let push = try ptc(["push", archive, "webdav+\(webdav.baseURL)/\(folder)/dir%20one/"], env: webdavEnv)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(FileManager.default.fileExists(atPath: webdav.root.file("\(folder)/dir one/\(name)")))
+
+        let s3 = try S3TestServer.shared(.radosgw)
+        let bucket = S3TestServer.uniqueBucket("pct")
+        try s3.putObject(bucket: bucket, key: "dir one/\(name)", file: archive, sha256: nil)
+        let s3Env = ["AWS_ACCESS_KEY_ID": s3.accessKey, "AWS_SECRET_ACCESS_KEY": s3.secretKey]
+        try FileManager.default.createDirectory(atPath: dir.file("down"), withIntermediateDirectories: false)
+        let pull = try ptc(["pull", "s3://\(bucket)/dir%20one/\(name)", "--output", dir.file("down") + "/", "--endpoint", s3.endpoint], env: s3Env)
+        #expect(pull.status == 0, "\(pull.stderr)")
+
+        for remote in ["webdav+\(webdav.baseURL)/bad%zz/", "s3://\(bucket)/bad%zz/"] {
+            let bad = try ptc(["list", remote, "--endpoint", s3.endpoint], env: webdavEnv.merging(s3Env) { a, _ in a })
+            #expect(bad.status == 64, "\(remote): \(bad.stderr)")
+        }
+    }
 }
