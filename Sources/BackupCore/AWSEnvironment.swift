@@ -6,14 +6,18 @@ enum AWSEnvironment {
     static func credentials(_ environment: [String: String]) -> S3Credentials? {
         let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if let key = environment["AWS_ACCESS_KEY_ID"], !key.isEmpty, let secret = environment["AWS_SECRET_ACCESS_KEY"], !secret.isEmpty {
-            return S3Credentials(accessKey: key, secretKey: secret, sessionToken: token)
+            return S3Credentials(accessKey: key, secretKey: secret, sessionToken: token,
+                                 source: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" + (token == nil ? "" : " and AWS_SESSION_TOKEN") + " from the environment")
         }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let file = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? (home as NSString).appendingPathComponent(".aws/credentials")
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
-        let profile = ini(text)[environment["AWS_PROFILE"] ?? "default"] ?? [:]
+        let name = environment["AWS_PROFILE"] ?? "default"
+        let profile = ini(text)[name] ?? [:]
         guard let key = profile["aws_access_key_id"], let secret = profile["aws_secret_access_key"] else { return nil }
-        return S3Credentials(accessKey: key, secretKey: secret, sessionToken: profile["aws_session_token"] ?? token)
+        // AWS_SESSION_TOKEN goes only with the environment's keys (as aws-cli): a profile's token is its own.
+        return S3Credentials(accessKey: key, secretKey: secret, sessionToken: profile["aws_session_token"],
+                             source: "profile \(name) of \(file)")
     }
 
     static func region(_ environment: [String: String]) -> String {

@@ -8,6 +8,10 @@ import Foundation
 ///   `AWS_SESSION_TOKEN`), else the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, `~/.aws/credentials`,
 ///   profile `AWS_PROFILE` or `default`); region from `AWS_REGION`/`AWS_DEFAULT_REGION` (default us-east-1).
 /// Never from the URL, and they never appear in messages.
+///
+/// `%` is a percent-escape in both kinds, as in any URL: `webdav+https://host/my%20backups/` is the folder
+/// `my backups`, `s3://bucket/my%20backups/` the key prefix `my backups/`; a literal `%` is written `%25`, and a
+/// `%` not followed by two hex digits is a usage error (64).
 public struct RemoteLocation: Sendable {
     public internal(set) var store: any RemoteStore
     /// The object named by the URL's last component, when it names an archive (`*.tar.zst`).
@@ -22,6 +26,9 @@ public struct RemoteLocation: Sendable {
     ///   remote has no credentials.
     public init(parsing text: String, options: RemoteOptions = RemoteOptions(),
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if Self.isRemote(text), text.removingPercentEncoding == nil {
+            throw BackupError(.usage, "invalid remote '\(text)': a % must start an escape of two hex digits (write a literal % as %25)")
+        }
         if text.hasPrefix("s3://") {
             (store, objectName) = try Self.s3(text, options: options, environment: environment)
             return
@@ -57,7 +64,11 @@ public struct RemoteLocation: Sendable {
             }
             throw BackupError(.usage, "invalid remote '\(text)': use s3://bucket/prefix")
         }
-        let (prefix, object) = splitArchiveName(String(rest.dropFirst(bucket.count)))
+        // Percent-escapes are decoded, as WebDAV URLs' are (the path of URLComponents); the store encodes again.
+        guard let path = String(rest.dropFirst(bucket.count)).removingPercentEncoding else {
+            throw BackupError(.usage, "invalid remote '\(text)': a % must start an escape of two hex digits (write a literal % as %25)")
+        }
+        let (prefix, object) = splitArchiveName(path)
         guard let credentials = AWSEnvironment.credentials(environment) else {
             throw BackupError(.noPermission, "no S3 credentials for \(text): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to ~/.aws/credentials")
         }
@@ -70,6 +81,7 @@ public struct RemoteLocation: Sendable {
         var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
                                                   addressing: addressing, credentials: credentials)
         configuration.verifyTLS = !options.insecure
+        configuration.createsBucket = options.createsBucket
         configuration.backoff.onRetry = options.onRetry
         do {
             return (try S3Store(configuration), object)
@@ -97,6 +109,8 @@ public struct RemoteOptions: Sendable {
     public var addressing: S3Store.Addressing?
     /// `--insecure`: accept any TLS certificate and host name.
     public var insecure = false
+    /// An S3 bucket that does not exist is created by an upload (and lists empty); false: 69 naming it.
+    public var createsBucket = true
     /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
     public var onRetry: @Sendable (String) -> Void = { _ in }
 

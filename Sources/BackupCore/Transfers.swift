@@ -1,3 +1,4 @@
+import BackupDigest
 import BackupModel
 import BackupStore
 import Foundation
@@ -21,20 +22,82 @@ public struct Transfers: Sendable {
     /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
     /// Returns the object's name and size on the remote.
     public func push(_ path: String, to remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ObjectInfo {
+        try upload(path, to: remote, environment: environment).object
+    }
+
+    /// What ``upload(_:to:overwrite:environment:)`` did.
+    public struct Uploaded: Sendable {
+        /// The object on the remote.
+        public var object: ObjectInfo
+        /// An archive of that name with the same SHA-256 was there already: nothing was sent.
+        public var alreadyThere: Bool
+    }
+
+    /// Uploads the archive at `path` to `remote` under its own name, after checking it is an archive.
+    /// Never silently replaces: when an object of that name is there, the same SHA-256 (from the store's
+    /// metadata, else by downloading it) makes this a no-op (``Uploaded/alreadyThere``), a different one is
+    /// `cantCreate` (73) unless `overwrite`. WebDAV and folders also refuse at the final rename if one appears
+    /// meanwhile (`MOVE` with `Overwrite: F`).
+    public func upload(_ path: String, to remote: String, overwrite: Bool = false,
+                       environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Uploaded {
         let location = try open(remote, environment)
         _ = try ArchiveContents.manifest(of: path)
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
-        try Self.mapped { try location.store.put(file: path, as: name) }
+        if !overwrite, let existing = try Self.mapped({ try location.store.stat(name) }) {
+            let local = try Self.sha256(of: path)
+            let remoteDigest: String
+            if let stored = existing.sha256 {
+                remoteDigest = stored
+            } else if existing.size != size {
+                remoteDigest = "of another size (\(existing.size) bytes, not \(size))"
+            } else {
+                remoteDigest = try withDownload(remote.hasSuffix(".tar.zst") ? remote : Self.join(remote, name),
+                                                environment: environment) { try Self.sha256(of: $0) }
+            }
+            guard remoteDigest == local else {
+                throw BackupError(.cantCreate, "\(location.store) already holds a different \(name) (SHA-256 \(remoteDigest), this one \(local)); "
+                                  + "pass --overwrite to replace it")
+            }
+            return Uploaded(object: existing, alreadyThere: true)
+        }
+        try StoreInterruption.interruptible {
+            try Self.mapped { try location.store.put(file: path, as: name, replacing: overwrite) }
+        }
         guard let info = try Self.mapped({ try location.store.stat(name) }), info.size == size else {
             throw BackupError(.unavailable, "\(name) on \(location.store) does not have the \(size) bytes just uploaded")
         }
-        return info
+        return Uploaded(object: info, alreadyThere: false)
+    }
+
+    /// `folder` (a remote URL) with `name` appended.
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    static func sha256(of path: String) throws -> String {
+        let hasher = SHA256()
+        try FileSystem.readChunks(path, doing: "hashing \(path)") { hasher.update($0) }
+        return hasher.finalize()
     }
 
     /// Downloads the archive `remote` names into `output` (a folder, or a file name), under a temporary
     /// name until it is complete and reads as an archive. Returns the local path.
     public func pull(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try download(remote, output: output, environment: environment).path
+    }
+
+    /// What ``download(_:output:environment:)`` did.
+    public struct Downloaded: Sendable {
+        public var path: String
+        /// The SHA-256 stored with the object (S3 metadata) was checked; false: the remote stores none
+        /// (WebDAV, or an object another tool uploaded), so nothing was checked ("not checked: no checksum stored").
+        public var checksumChecked: Bool
+    }
+
+    /// ``pull(_:output:environment:)``, also saying whether the download's SHA-256 could be checked.
+    /// A mismatch is `dataError` (65) after one fresh download.
+    public func download(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Downloaded {
         let location = try open(remote, environment)
         guard let name = location.objectName else {
             throw BackupError(.usage, "\(remote) names a folder; give the archive's URL, ending in .tar.zst")
@@ -50,11 +113,15 @@ public struct Transfers: Sendable {
         guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
             throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
         }
+        let stored = try Self.mapped { try location.store.stat(name) }
+        guard stored != nil else { throw BackupError(.noInput, "\(name) is not on \(location.store)") }
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
-        try Self.mapped { try location.store.get(name, to: download.path) }
+        try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
         _ = try ArchiveContents.manifest(of: download.path)
+        // Private like an export (a retried download may have been created anew under the umask).
+        try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)
-        return destination
+        return Downloaded(path: destination, checksumChecked: stored?.sha256 != nil)
     }
 
     /// Downloads the archive `remote` names into a new private folder under `temporaryDirectory`, runs
@@ -98,11 +165,20 @@ public struct Transfers: Sendable {
         return ListReport(location: "\(location.store)", archives: items)
     }
 
+    /// For SIGINT/SIGTERM: stops every transfer and makes the stores clean up (abort a multipart upload,
+    /// delete a temporary object). Returns whether an upload or download is running, which now ends with
+    /// an error once it has cleaned up; the caller should let it, then exit.
+    public static func interrupt() -> Bool { StoreInterruption.request() }
+
+    /// Whether ``interrupt()`` was called.
+    public static var isInterrupted: Bool { StoreInterruption.isRequested }
+
     /// Runs a store call, turning its ``StoreError`` into a ``BackupError`` with the sysexits code.
     static func mapped<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as StoreError {
+            if error.isChecksumMismatch { throw BackupError(.dataError, error.message) }
             throw BackupError(error)
         }
     }

@@ -23,6 +23,11 @@ public struct CurlError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "\(message) (curl error \(code)) for \(url)" }
 
+    /// The transfer was stopped because ``TransferCancellation`` was requested (SIGINT, SIGTERM).
+    public var isCancelled: Bool { code == Int32(CURLE_ABORTED_BY_CALLBACK.rawValue) && message == Self.cancelledMessage }
+
+    static let cancelledMessage = "interrupted"
+
     /// Connection-level failures worth a retry with backoff (refused, reset, timeout).
     public var isTransient: Bool {
         [CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING,
@@ -61,6 +66,9 @@ public struct HTTPRequest: Sendable {
     public var verifyTLS = true
     /// Stop the transfer when no byte has moved either way for this many seconds.
     public var stallTimeout: Int = 30
+    /// Stopped when ``TransferCancellation`` is requested. False for the requests that clean up after a
+    /// cancelled one.
+    public var cancellable = true
 
     public init(method: String, url: String) {
         self.method = method
@@ -134,6 +142,7 @@ public struct HTTPClient: Sendable {
         // A stall is noticed here rather than with CURLOPT_LOW_SPEED_*: curl averages speed over a window of
         // several seconds, so a transfer that moved data and then stopped would run on for that long.
         transfer.stallTimeout = Double(request.stallTimeout)
+        transfer.cancellable = request.cancellable
         set(cbk_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0))
         set(cbk_curl_setopt_xferinfo_function(handle, { context, downloaded, _, uploaded, _ in
             guard let context else { return 0 }
@@ -213,7 +222,13 @@ public struct HTTPClient: Sendable {
         guard setupError == CURLE_OK else {
             throw CurlError(code: Int32(setupError.rawValue), message: String(cString: curl_easy_strerror(setupError)), url: safeURL)
         }
+        if request.cancellable && TransferCancellation.isRequested {
+            throw CurlError(code: Int32(CURLE_ABORTED_BY_CALLBACK.rawValue), message: CurlError.cancelledMessage, url: safeURL)
+        }
         let rc = curl_easy_perform(handle)
+        if transfer.cancelled {
+            throw CurlError(code: Int32(CURLE_ABORTED_BY_CALLBACK.rawValue), message: CurlError.cancelledMessage, url: safeURL)
+        }
         if transfer.stalled {
             throw CurlError(code: Int32(CURLE_OPERATION_TIMEDOUT.rawValue),
                             message: "nothing moved for \(request.stallTimeout) s", url: safeURL)
@@ -270,12 +285,19 @@ private final class Transfer {
     private var lastChange = Date()
     /// The transfer was stopped because nothing moved for ``stallTimeout`` seconds.
     var stalled = false
+    /// Whether ``TransferCancellation`` stops this transfer, and whether it did.
+    var cancellable = true
+    var cancelled = false
     /// Why a callback stopped the transfer, and the local file's error when that was the reason.
     var failure: String?
     var fileError: (errno: Errno, path: String, writing: Bool)?
 
     /// Told how many bytes have moved so far (both ways); false stops the transfer.
     func progress(moved: Int64) -> Bool {
+        if cancellable && TransferCancellation.isRequested {
+            cancelled = true
+            return false
+        }
         let now = Date()
         if moved != lastMoved {
             lastMoved = moved

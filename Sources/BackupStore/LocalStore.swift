@@ -13,7 +13,7 @@ public struct LocalStore: RemoteStore {
 
     private func path(_ name: String) -> String { (root as NSString).appendingPathComponent(name) }
 
-    public func put(file source: String, as name: String) throws {
+    public func put(file source: String, as name: String, replacing: Bool) throws {
         try Self.check(name)
         let doing = "storing \(source) as \(name) in \(root)"
         do {
@@ -24,6 +24,9 @@ public struct LocalStore: RemoteStore {
         let temporary = path(TemporaryName.make(for: name))
         do {
             try Self.copy(source, to: temporary, doing: doing)
+            if !replacing, FileManager.default.fileExists(atPath: path(name)) {
+                throw StoreError(.cantCreate, doing: doing, location: path(name), reason: "\(name) is already there")
+            }
             do {
                 try FileCalls.move(temporary, to: path(name))
             } catch {

@@ -1,3 +1,4 @@
+import BackupHTTP
 import Foundation
 
 /// A place archives are kept: a few verbs over flat object names (restic's backend, litestream's
@@ -6,7 +7,10 @@ import Foundation
 /// Every verb throws ``StoreError`` only. Calls block; use them off the main thread if needed.
 public protocol RemoteStore: Sendable, CustomStringConvertible {
     /// Stores the file at `path` as `name`. Readers never see a partial object under `name`.
-    func put(file path: String, as name: String) throws
+    /// With `replacing` false, an object already under `name` is left alone and the call throws
+    /// ``StoreError`` `.cantCreate`: atomically on WebDAV (`MOVE` with `Overwrite: F`) and in a folder;
+    /// S3 has no such condition on every server, so callers check with ``stat(_:)`` first.
+    func put(file path: String, as name: String, replacing: Bool) throws
     /// Writes the object `name` to the file at `path` (created or truncated).
     /// - Throws: ``StoreError`` `.notFound` when there is no such object.
     func get(_ name: String, to path: String) throws
@@ -24,6 +28,11 @@ public protocol RemoteStore: Sendable, CustomStringConvertible {
 }
 
 extension RemoteStore {
+    /// ``put(file:as:replacing:)`` replacing what is there.
+    public func put(file path: String, as name: String) throws {
+        try put(file: path, as: name, replacing: true)
+    }
+
     /// Object names are one path component: no slashes, no `..`, not hidden.
     static func check(_ name: String) throws {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != "..", !name.hasPrefix(".") else {
@@ -88,5 +97,24 @@ public struct ObjectInfo: Sendable, Equatable {
         self.size = size
         self.modified = modified
         self.sha256 = sha256
+    }
+}
+
+/// SIGINT and SIGTERM for remote work: ``request()`` stops every transfer at its next progress callback
+/// (within about a second); a store then cleans up what the transfer leaves (an S3 multipart upload is
+/// aborted, a WebDAV temporary object deleted) and throws. The C library's blocking call cannot be
+/// interrupted otherwise. See BackupHTTP's `TransferCancellation`.
+public enum StoreInterruption {
+    /// Whether an interruption was requested.
+    public static var isRequested: Bool { TransferCancellation.isRequested }
+
+    /// Requests the interruption; returns whether ``interruptible(_:)`` work is running, which now
+    /// stops, cleans up and throws (the caller then waits for it rather than exiting at once).
+    @discardableResult
+    public static func request() -> Bool { TransferCancellation.request() }
+
+    /// Runs `body` (store calls that clean up after themselves when interrupted), counted by ``request()``.
+    public static func interruptible<T>(_ body: () throws -> T) rethrows -> T {
+        try TransferCancellation.interruptible(body)
     }
 }

@@ -1,3 +1,4 @@
+import BackupHTTP
 import Foundation
 
 /// How often and how long to try again after a failure that may pass: exponential backoff with jitter,
@@ -13,8 +14,8 @@ public struct Backoff: Sendable {
 
     public init() {}
 
-    /// Runs `body` until it succeeds, throws something other than a retryable ``StoreError``, or the
-    /// bounds are reached (then the last error is thrown, marked ``StoreError/exhausted``).
+    /// Runs `body` until it succeeds, throws something other than a retryable ``StoreError``, cancellation
+    /// is requested (``TransferCancellation``), or the bounds are reached (then the last error is thrown, marked ``StoreError/exhausted``).
     public func run<T>(_ body: () throws -> T) throws -> T {
         let started = Date()
         var delay = firstDelay
@@ -23,7 +24,8 @@ public struct Backoff: Sendable {
             do {
                 return try body()
             } catch var error as StoreError where error.isRetryable {
-                guard attempt < attempts, Date().timeIntervalSince(started) + delay < deadline else {
+                // After SIGINT/SIGTERM nothing is tried again: the process is ending.
+                guard attempt < attempts, !TransferCancellation.isRequested, Date().timeIntervalSince(started) + delay < deadline else {
                     error.exhausted = true
                     throw error
                 }
@@ -57,7 +59,9 @@ public struct RetryingStore: RemoteStore {
 
     public var description: String { base.description }
 
-    public func put(file path: String, as name: String) throws { try backoff.run { try base.put(file: path, as: name) } }
+    public func put(file path: String, as name: String, replacing: Bool) throws {
+        try backoff.run { try base.put(file: path, as: name, replacing: replacing) }
+    }
     public func get(_ name: String, to path: String) throws { try backoff.run { try base.get(name, to: path) } }
     public func stat(_ name: String) throws -> ObjectInfo? { try backoff.run { try base.stat(name) } }
     public func list(prefix: String) throws -> [ObjectInfo] { try backoff.run { try base.list(prefix: prefix) } }

@@ -39,6 +39,9 @@ public struct S3Store: RemoteStore {
         public var backoff = Backoff()
         /// A transfer that moves nothing for this many seconds is given up (and retried or resumed).
         public var stallTimeout = 30
+        /// When the bucket does not exist: true, an upload creates it and a listing is empty; false, both
+        /// throw ``StoreError`` `.unavailable` naming the bucket (not retried).
+        public var createsBucket = true
 
         public init(endpoint: String, bucket: String, prefix: String = "", region: String = "us-east-1",
                     addressing: Addressing = .path, credentials: S3Credentials) {
@@ -105,6 +108,8 @@ public struct S3Store: RemoteStore {
         var downloadPath: String?
         var appendToDownload = false
         var onDownloadWrite: (@Sendable (Int) -> Void)?
+        /// False for what must still go out after SIGINT/SIGTERM (``TransferCancellation``).
+        var cancellable = true
     }
 
     /// Signs and sends one request. A failed transfer (no HTTP status) becomes ``StoreError`` `.unavailable`.
@@ -121,6 +126,7 @@ public struct S3Store: RemoteStore {
         request.onDownloadWrite = call.onDownloadWrite
         request.verifyTLS = configuration.verifyTLS
         request.stallTimeout = configuration.stallTimeout
+        request.cancellable = call.cancellable
         do {
             return try client.perform(request)
         } catch {
@@ -139,12 +145,21 @@ public struct S3Store: RemoteStore {
         let reason = Self.errorCode(response)
         let kind: StoreError.Kind
         switch (response.status, reason?.code) {
+        case (_, "InvalidToken"), (_, "ExpiredToken"), (_, "TokenRefreshRequired"), (_, "SignatureDoesNotMatch"),
+             (_, "InvalidAccessKeyId"), (_, "AuthorizationHeaderMalformed"):
+            kind = .refused
         case (404, _): kind = .notFound
         case (401, _), (403, _): kind = .refused
         case (_, "RequestTimeout"), (_, "SlowDown"), (_, "InternalError"), (429, _), (408, _), (500..., _): kind = .unavailable
         default: kind = .other
         }
-        let said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
+        var said = reason.map { ": \($0.code)" + ($0.message.isEmpty ? "" : " (\($0.message))") } ?? ""
+        if kind == .refused {
+            // Which credentials were refused: where they came from and the key id, never the secret.
+            let credentials = configuration.credentials
+            said += "; credentials used: access key \(credentials.accessKey) from \(credentials.source)"
+                + (credentials.sessionToken == nil ? ", no session token" : ", with a session token")
+        }
         return .response(kind, doing: doing, url: "\(self)", status: response.status, said: said)
     }
 
@@ -152,10 +167,21 @@ public struct S3Store: RemoteStore {
         response.status == 404 && errorCode(response)?.code == "NoSuchBucket"
     }
 
-    /// Sends `call`; when the bucket does not exist yet, creates it and sends again.
+    /// The bucket does not exist and ``Configuration/createsBucket`` is false.
+    private func missingBucket(_ doing: String) -> StoreError {
+        var error = StoreError(.unavailable, doing: doing, location: "s3://\(configuration.bucket)",
+                               reason: "the bucket '\(configuration.bucket)' does not exist at \(configuration.endpoint); create it, or pass --create-bucket",
+                               status: 404)
+        error.exhausted = true
+        return error
+    }
+
+    /// Sends `call`; when the bucket does not exist yet, creates it and sends again (or throws, unless
+    /// ``Configuration/createsBucket``).
     private func sendCreatingBucket(_ call: Call, doing: String) throws -> HTTPResponse {
         let response = try send(call, doing: doing)
         guard Self.isNoSuchBucket(response) else { return response }
+        guard configuration.createsBucket else { throw missingBucket(doing) }
         try createBucket()
         return try send(call, doing: doing)
     }
@@ -175,7 +201,9 @@ public struct S3Store: RemoteStore {
 
     // MARK: Verbs
 
-    public func put(file path: String, as name: String) throws {
+    /// `replacing` false is not enforced by the server (If-None-Match on PUT is not on every S3 server):
+    /// callers check with ``stat(_:)`` first.
+    public func put(file path: String, as name: String, replacing: Bool) throws {
         try Self.check(name)
         let doing = "uploading \(name) to \(self)"
         let size: Int64
@@ -218,11 +246,14 @@ public struct S3Store: RemoteStore {
     }
 
     /// Each part is signed with its own SHA-256 (the server checks it) and retried on its own; on any
-    /// failure the upload is aborted, so no parts stay behind taking space.
+    /// failure the upload is aborted, so no parts stay behind taking space. So it is on SIGINT/SIGTERM
+    /// (``TransferCancellation``): starting the upload is not cancellable (its id must be known to abort it),
+    /// a part being sent is stopped, and the abort goes out.
     private func putMultipart(_ path: String, size: Int64, partSize: Int64, sha256: String, partHashes: [String],
                               key: String, doing: String) throws {
-        let start = Call(method: "POST", key: key, query: [("uploads", "")],
+        var start = Call(method: "POST", key: key, query: [("uploads", "")],
                          headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
+        start.cancellable = false
         let started = try sendCreatingBucket(start, doing: doing)
         guard started.isSuccess else { throw failure(started, doing) }
         guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
@@ -232,6 +263,9 @@ public struct S3Store: RemoteStore {
         do {
             var parts: [(number: Int, etag: String)] = []
             for (index, partHash) in partHashes.enumerated() {
+                if TransferCancellation.isRequested {
+                    throw StoreError(.other, doing: doing, location: "\(self)", reason: "interrupted")
+                }
                 let number = index + 1
                 let offset = Int64(index) * partSize
                 let length = min(partSize, size - offset)
@@ -254,7 +288,8 @@ public struct S3Store: RemoteStore {
             // Completing can fail after a 200: the error is then in the body.
             guard done.isSuccess, Self.errorCode(done) == nil else { throw failure(done, doing) }
         } catch {
-            let abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+            var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+            abort.cancellable = false
             _ = try? send(abort, doing: "aborting \(doing)")
             throw error
         }
@@ -271,42 +306,51 @@ public struct S3Store: RemoteStore {
         guard let (info, etag) = try head(name) else {
             throw StoreError(.notFound, doing: doing, location: "\(self)/\(name)", reason: "there is no such object")
         }
-        do {
-            try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                    permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite]).close()
-        } catch {
-            throw StoreError.file(error, doing: doing, path: path, creating: true)
-        }
-        // Hashed as it arrives, so the check costs no extra pass over the file.
-        let hasher = FollowingHasher(path: path)
-        do {
-            // Every request appends; after a dropped connection the rest comes with Range, only from the
-            // same object (If-Match its ETag).
-            try configuration.backoff.run {
-                let have = Self.size(of: path)
-                if have >= info.size && have > 0 { return }
-                var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
-                                downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
-                if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
-                let response = try send(call, doing: doing)
-                guard response.status == (have > 0 ? 206 : 200) else {
-                    if response.status == 412 {
-                        throw StoreError(.other, doing: doing, location: "\(self)/\(name)", reason: "the object changed during the download")
+        // A download whose SHA-256 is not the one stored is fetched once more from scratch (a bad copy in
+        // passing); a second mismatch is the object's own: ``StoreError/isChecksumMismatch``, not retried.
+        for attempt in 1...2 {
+            do {
+                try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate, .closeOnExec],
+                                        permissions: [.ownerReadWrite]).close()
+            } catch {
+                throw StoreError.file(error, doing: doing, path: path, creating: true)
+            }
+            // Hashed as it arrives, so the check costs no extra pass over the file.
+            let hasher = FollowingHasher(path: path)
+            do {
+                // Every request appends; after a dropped connection the rest comes with Range, only from the
+                // same object (If-Match its ETag).
+                try configuration.backoff.run {
+                    let have = Self.size(of: path)
+                    if have >= info.size && have > 0 { return }
+                    var call = Call(method: "GET", key: key(name), headers: etag.map { [("If-Match", $0)] } ?? [],
+                                    downloadPath: path, appendToDownload: true, onDownloadWrite: { hasher.wrote($0) })
+                    if have > 0 { call.headers.append(("Range", "bytes=\(have)-")) }
+                    let response = try send(call, doing: doing)
+                    guard response.status == (have > 0 ? 206 : 200) else {
+                        if response.status == 412 {
+                            throw StoreError(.other, doing: doing, location: "\(self)/\(name)", reason: "the object changed during the download")
+                        }
+                        throw failure(response, doing)
                     }
-                    throw failure(response, doing)
                 }
+                let (actual, received) = try Self.hashing(doing) { () throws(DigestError) in try hasher.finish() }
+                guard received == info.size else {
+                    throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "received \(received) bytes of \(info.size)")
+                }
+                if let expected = info.sha256, actual != expected {
+                    if attempt == 1 { continue }
+                    var error = StoreError(.other, doing: doing, location: "\(self)/\(name)",
+                                           reason: "the download's SHA-256 is \(actual) twice, the object's metadata says \(expected)")
+                    error.isChecksumMismatch = true
+                    throw error
+                }
+                return
+            } catch {
+                _ = try? hasher.finish()
+                try? FileCalls.remove(path)
+                throw error
             }
-            let (actual, received) = try Self.hashing(doing) { () throws(DigestError) in try hasher.finish() }
-            guard received == info.size else {
-                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "received \(received) bytes of \(info.size)")
-            }
-            if let expected = info.sha256, actual != expected {
-                throw StoreError(.unavailable, doing: doing, location: "\(self)/\(name)", reason: "the download's SHA-256 is \(actual), the object's metadata says \(expected)")
-            }
-        } catch {
-            _ = try? hasher.finish()
-            try? FileCalls.remove(path)
-            throw error
         }
     }
 
@@ -342,7 +386,10 @@ public struct S3Store: RemoteStore {
             if let pageSize = configuration.listPageSize { query.append(("max-keys", "\(pageSize)")) }
             if let token { query.append(("continuation-token", token)) }
             let response = try send(Call(method: "GET", key: nil, query: query), doing: doing)
-            if Self.isNoSuchBucket(response) { return [] }
+            if Self.isNoSuchBucket(response) {
+                guard configuration.createsBucket else { throw missingBucket(doing) }
+                return []
+            }
             guard response.status == 200 else { throw failure(response, doing) }
             let page = try XMLElement.parse(Data(response.body), what: "the listing of \(self)", from: "\(self)")
             for entry in page.all("Contents") {
@@ -419,7 +466,9 @@ public struct S3Store: RemoteStore {
     /// gone already (completed, aborted) is not an error.
     public func abort(uploadID: String, name: String) throws {
         let doing = "aborting the incomplete upload of \(name) in \(self)"
-        let response = try send(Call(method: "DELETE", key: key(name), query: [("uploadId", uploadID)]), doing: doing)
+        var call = Call(method: "DELETE", key: key(name), query: [("uploadId", uploadID)])
+        call.cancellable = false
+        let response = try send(call, doing: doing)
         guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
     }
 

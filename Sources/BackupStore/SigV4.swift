@@ -7,11 +7,19 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
     public var secretKey: String
     /// `AWS_SESSION_TOKEN`, for temporary credentials; sent as `x-amz-security-token`.
     public var sessionToken: String?
+    /// Where the keys came from, for error messages (never the secret): "AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY from the environment", "profile default of ~/.aws/credentials".
+    public var source: String
 
     public init(accessKey: String, secretKey: String, sessionToken: String? = nil) {
+        self.init(accessKey: accessKey, secretKey: secretKey, sessionToken: sessionToken, source: "the keys given")
+    }
+
+    public init(accessKey: String, secretKey: String, sessionToken: String?, source: String) {
         self.accessKey = accessKey
         self.secretKey = secretKey
         self.sessionToken = sessionToken
+        self.source = source
     }
 
     public var description: String { "access key \(accessKey)" }

@@ -32,6 +32,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let errno: Errno?
     /// Retries already ran out on this (inside a store, say for one part of an upload): do not retry again.
     public var exhausted = false
+    /// What was downloaded twice does not have the SHA-256 stored with the object: the object is bad
+    /// (a data error, not a failure that may pass).
+    public var isChecksumMismatch = false
 
     /// Worth another attempt after a pause.
     public var isRetryable: Bool { kind == .unavailable && !exhausted }

@@ -33,7 +33,12 @@ public struct WebDAVStore: RemoteStore {
     public var description: String { baseURL }
 
     private func url(_ name: String) -> String {
-        baseURL + "/" + (name.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? name)
+        baseURL + "/" + Self.encoded(name)
+    }
+
+    /// One path component, percent-encoded.
+    private static func encoded(_ component: String) -> String {
+        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? component
     }
 
     private func request(_ method: String, _ url: String) -> HTTPRequest {
@@ -42,6 +47,13 @@ public struct WebDAVStore: RemoteStore {
         request.authScheme = scheme.known.withLock { $0 } ?? .any
         request.verifyTLS = verifyTLS
         request.stallTimeout = stallTimeout
+        return request
+    }
+
+    /// A request that still goes out after SIGINT/SIGTERM (``TransferCancellation``): clean-up.
+    private func cleanup(_ method: String, _ url: String) -> HTTPRequest {
+        var request = request(method, url)
+        request.cancellable = false
         return request
     }
 
@@ -79,7 +91,7 @@ public struct WebDAVStore: RemoteStore {
         }
     }
 
-    public func put(file path: String, as name: String) throws {
+    public func put(file path: String, as name: String, replacing: Bool) throws {
         try Self.check(name)
         try learnScheme()
         let size: Int64
@@ -103,14 +115,19 @@ public struct WebDAVStore: RemoteStore {
             guard response.isSuccess else { throw failure(response, "uploading \(name) to \(baseURL)") }
         } catch {
             // Whatever part of the upload arrived stays under its temporary name only; remove it if we can.
-            _ = try? client.perform(request("DELETE", url(temporary)))
+            _ = try? client.perform(cleanup("DELETE", url(temporary)))
             throw error
         }
         var move = request("MOVE", url(temporary))
-        move.headers = [("Destination", url(name)), ("Overwrite", "T")]
+        move.headers = [("Destination", url(name)), ("Overwrite", replacing ? "T" : "F")]
         let moved = try perform(move, doing: "moving \(name) into place on \(baseURL)")
         guard moved.isSuccess else {
-            _ = try? perform(request("DELETE", url(temporary)), doing: "removing the temporary upload")
+            _ = try? perform(cleanup("DELETE", url(temporary)), doing: "removing the temporary upload")
+            if moved.status == 412 && !replacing {
+                // RFC 4918: Overwrite: F and the destination exists.
+                throw StoreError(.cantCreate, doing: "moving \(name) into place on \(baseURL)", location: url(name),
+                                 reason: "\(name) is already there", status: 412)
+            }
             throw failure(moved, "moving \(name) into place on \(baseURL)")
         }
     }
@@ -123,8 +140,8 @@ public struct WebDAVStore: RemoteStore {
         var origin = components
         origin.path = ""
         var current = origin.string ?? ""
-        for part in components.path.split(separator: "/") {
-            current += "/" + part
+        for part in components.path.split(separator: "/") { // decoded: encoded again as in url(_:)
+            current += "/" + Self.encoded(String(part))
             let response = try perform(request("MKCOL", current + "/"), doing: "creating the collection \(current)")
             guard response.isSuccess || response.status == 405 || response.status == 301 else {
                 throw failure(response, "creating the collection \(current)", url: current)

@@ -27,6 +27,8 @@ enum Console {
         let logger = Logger(label: "ptc-backup")
         do {
             try body(logger)
+            // A transfer stopped by a signal may have finished anyway: the command still ends as interrupted.
+            exitIfInterrupted()
         } catch let error as BackupError {
             fail(command, options, message: error.message, code: error.code.rawValue,
                  detail: options.verbose >= 2 ? error.expandedDescription : nil)
@@ -46,6 +48,8 @@ enum Console {
 
     private static func fail(_ command: String, _ options: GlobalOptions, message: String, code: Int32, detail: String?,
                              reported: Bool = false) -> Never {
+        // An error after a signal is the interrupted transfer's: the exit is the signal's.
+        exitIfInterrupted()
         ProgressBar.clearLine()
         if options.json && !reported {
             printJSON(ErrorReport(command: command, error: message, exitCode: code))
@@ -62,7 +66,14 @@ enum Console {
         for warning in warnings { Console.errorLine("ptc-backup: warning: \(warning)") }
     }
 
+    /// The signal that asked this process to end, 0 until one did.
+    private static let receivedSignal = Mutex<Int32>(0)
+
     /// On SIGINT, SIGTERM or SIGHUP: remove temporary files, then exit with 128 + the signal.
+    /// During an upload or download the transfer is stopped first (within about a second, at curl's next
+    /// progress callback) and the store cleans up after it: an S3 multipart upload is aborted, a WebDAV
+    /// temporary object deleted. The command's own thread then unwinds and ``fail`` exits with 128 + the
+    /// signal; should the clean-up hang, the process exits anyway after 30 s, and a second signal ends it at once.
     /// SIGXFSZ is ignored so that a file-size limit shows up as EFBIG (exit 74), not a crash.
     private static func installSignalHandlers() {
         signal(SIGXFSZ, SIG_IGN)
@@ -71,14 +82,35 @@ enum Console {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                TemporaryFiles.shared.removeAll()
-                ProgressBar.clearLine()
-                Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
-                exit(128 + sig)
+                let first = receivedSignal.withLock { received in
+                    defer { if received == 0 { received = sig } }
+                    return received == 0
+                }
+                if first && Transfers.interrupt() {
+                    ProgressBar.clearLine()
+                    Console.errorLine("ptc-backup: interrupted (signal \(sig)); stopping the transfer and cleaning up")
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 30) { exitInterrupted(sig) }
+                    return
+                }
+                exitInterrupted(sig)
             }
             source.resume()
             signalSources.append(source)
         }
+    }
+
+    /// After a signal: temporary files removed, one line, exit 128 + the signal.
+    private static func exitInterrupted(_ sig: Int32) -> Never {
+        TemporaryFiles.shared.removeAll()
+        ProgressBar.clearLine()
+        Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
+        exit(128 + sig)
+    }
+
+    /// Exits as ``exitInterrupted(_:)`` when a signal asked this process to end.
+    private static func exitIfInterrupted() {
+        let sig = receivedSignal.withLock { $0 }
+        if sig != 0 { exitInterrupted(sig) }
     }
 
     /// Prints each retry of a remote call on stderr (one line), unless `--quiet`.

@@ -29,6 +29,9 @@ struct RemoteOptionGroup: ParsableArguments {
     @Flag(help: "Do not check the remote's TLS certificate (self-signed test servers only).")
     var insecure = false
 
+    @Flag(help: "Create the S3 bucket when it does not exist (push and list otherwise fail with 69, naming it).")
+    var createBucket = false
+
     enum S3Addressing: String, ExpressibleByArgument, CaseIterable {
         case path, virtual
     }
@@ -46,9 +49,12 @@ struct RemoteOptionGroup: ParsableArguments {
         RemoteOptions(endpoint: endpoint, addressing: s3Addressing.map { $0 == .path ? .path : .virtualHost }, insecure: insecure)
     }
 
-    /// Transfers with these options, retries reported as `global` allows.
-    func transfers(_ global: GlobalOptions) -> Transfers {
-        Transfers(options: options, onRetry: Console.retryReporter(global))
+    /// Transfers with these options, retries reported as `global` allows. `bucketMustExist`: a missing S3
+    /// bucket is an error (69) unless `--create-bucket` (push, list); otherwise an upload creates it.
+    func transfers(_ global: GlobalOptions, bucketMustExist: Bool = false) -> Transfers {
+        var options = options
+        options.createsBucket = !bucketMustExist || createBucket
+        return Transfers(options: options, onRetry: Console.retryReporter(global))
     }
 }
 

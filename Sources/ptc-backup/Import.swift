@@ -40,8 +40,10 @@ extension PTCBackup {
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst).", valueName: "archive|remote-url"))
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst); DIR/latest or URL/latest: the newest archive there.", valueName: "archive|remote-url"))
         var archive: String
+
+        @OptionGroup(title: "latest") var latest: LatestOptions
 
         @Option(help: ArgumentHelp("The database to restore into (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
         var db: String?
@@ -90,6 +92,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("import", global) { logger in
+                let archive = try latest.resolve(archive, remoteOptions.transfers(global))
                 var options = ImportOptions(archivePath: archive)
                 options.lockWait = locking.duration
                 options.databasePath = db

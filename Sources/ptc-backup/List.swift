@@ -26,7 +26,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("list", global) { _ in
-                let report = RemoteLocation.isRemote(location) ? try remoteOptions.transfers(global).list(location) : try Lister().list(location)
+                let report = RemoteLocation.isRemote(location) ? try remoteOptions.transfers(global, bucketMustExist: true).list(location) : try Lister().list(location)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {

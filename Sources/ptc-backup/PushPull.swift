@@ -10,6 +10,30 @@ struct TransferReport: Codable {
     var file: String
     var remote: String
     var bytes: Int64
+    /// push: an archive of that name with the same SHA-256 was there already; nothing was sent.
+    var alreadyThere: Bool?
+    /// pull: "checked" (the SHA-256 stored with the object matched) or "not checked: no checksum stored".
+    var checksum: String?
+}
+
+/// `latest` in place of an archive's name, and what narrows it (pull, verify, import).
+struct LatestOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("With latest: only archives of this kind.", valueName: "full|partial|cleanup|diff"))
+    var kind: String?
+
+    @Option(help: ArgumentHelp("With latest: only archives of this host (the host in the names).", valueName: "host"))
+    var host: String?
+
+    func validate() throws {
+        if let kind, !ArchiveName.kinds.contains(kind) {
+            throw ValidationError("--kind must be one of \(ArchiveName.kinds.sorted().joined(separator: ", ")) (got \(kind))")
+        }
+    }
+
+    /// `archive`, or the newest archive its folder holds when it ends in `latest`.
+    func resolve(_ archive: String, _ transfers: Transfers) throws -> String {
+        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers)
+    }
 }
 
 extension PTCBackup {
@@ -21,6 +45,12 @@ extension PTCBackup {
                 temporary name and are moved into place (missing folders are created); S3 uploads are atomic, \
                 in parts above 64 MiB (a failed one is aborted), and carry the archive's SHA-256, which is \
                 checked against what the server then holds.
+
+                Nothing is replaced silently: when the remote already has an archive of that name with the same \
+                SHA-256, push does nothing ("already there"); a different one is an error (exit 73) unless \
+                --overwrite. A missing S3 bucket is an error (exit 69) unless --create-bucket. Interrupted (Ctrl-C, SIGTERM), the transfer stops \
+                within a second, an S3 multipart upload is aborted and a WebDAV temporary object removed; the \
+                exit status is then 130 or 143.
 
                 Credentials: for WebDAV, PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or ~/.netrc; for S3, \
                 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN) or ~/.aws/credentials, with \
@@ -42,16 +72,25 @@ extension PTCBackup {
         @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "remote"))
         var remote: String
 
+        @Flag(help: "Replace an archive of the same name but different content on the remote (otherwise exit 73).")
+        var overwrite = false
+
         func run() throws {
             try Console.run("push", global) { _ in
                 _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
-                let lock = try RemoteLock.acquire(remote, options: remoteOptions.options, command: "push", wait: locking.duration)
+                let transfers = remoteOptions.transfers(global, bucketMustExist: true)
+                // The lock object goes where the archive will: it creates no bucket the push would not.
+                let lock = try RemoteLock.acquire(remote, options: transfers.options, command: "push", wait: locking.duration)
                 defer { lock.release() }
-                let info = try remoteOptions.transfers(global).push(file, to: remote)
+                let uploaded = try transfers.upload(file, to: remote, overwrite: overwrite)
+                let info = uploaded.object
                 if global.json {
-                    Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size))
+                    Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size,
+                                                     alreadyThere: uploaded.alreadyThere))
                 } else if !global.quiet {
-                    Console.out("Uploaded \(file) to \(remote) as \(info.name) (\(Console.bytes(info.size)))")
+                    Console.out(uploaded.alreadyThere
+                        ? "Already there: \(info.name) on \(remote) has the same SHA-256 (\(Console.bytes(info.size))); nothing sent"
+                        : "Uploaded \(file) to \(remote) as \(info.name) (\(Console.bytes(info.size)))")
                 }
             }
         }
@@ -63,31 +102,40 @@ extension PTCBackup {
             discussion: """
                 Downloads under a temporary name and keeps the file only once it is complete and reads as an \
                 archive. From S3, a dropped connection is resumed where it stopped and the file must match the \
-                SHA-256 it was uploaded with. Run `verify` on it before trusting its content.
+                SHA-256 it was uploaded with (a mismatch is downloaded once more, then exit 65). An object \
+                without a stored SHA-256 (any WebDAV file, an S3 object uploaded by another tool) is said to be \
+                "not checked: no checksum stored". The file is private (mode 0600). Run `verify` on it before \
+                trusting its content.
 
                 Example:
                   ptc-backup pull webdav+https://dav.example.org/backups/plantocode-laptop-20261127T031500Z-full.tar.zst --output ~/restore/
                   ptc-backup pull s3://my-bucket/plantocode/plantocode-laptop-20261127T031500Z-full.tar.zst
+                  ptc-backup pull s3://my-bucket/plantocode/latest --kind full --host laptop
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst.", valueName: "remote-url"))
+        @Argument(help: ArgumentHelp("The archive's URL, ending in .tar.zst, or in latest (the newest archive there).", valueName: "remote-url"))
         var remote: String
 
         @Option(name: .shortAndLong, help: ArgumentHelp("A folder (existing, or ending in /) or a file name; default: here.", valueName: "file|dir"))
         var output: String?
 
+        @OptionGroup(title: "latest") var latest: LatestOptions
+
         func run() throws {
             try Console.run("pull", global) { _ in
-                let path = try remoteOptions.transfers(global).pull(remote, output: output)
+                let transfers = remoteOptions.transfers(global)
+                let downloaded = try transfers.download(try latest.resolve(remote, transfers), output: output)
+                let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
+                let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
                 if global.json {
-                    Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0))
+                    Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0, checksum: checksum))
                 } else if !global.quiet {
-                    Console.out("Downloaded \(path) (\(Console.bytes(bytes ?? 0)))")
+                    Console.out("Downloaded \(path) (\(Console.bytes(bytes ?? 0))); SHA-256 \(checksum)")
                 }
             }
         }

@@ -20,8 +20,10 @@ extension PTCBackup {
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst).", valueName: "archive|remote-url"))
+        @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst); DIR/latest or URL/latest: the newest archive there.", valueName: "archive|remote-url"))
         var archive: String
+
+        @OptionGroup(title: "latest") var latest: LatestOptions
 
         @Option(name: [.customLong("tmp-dir"), .customLong("temp-dir")],
                 help: ArgumentHelp("Where to extract the database while checking it (default: $TMPDIR).", valueName: "dir"))
@@ -29,6 +31,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("verify", global) { logger in
+                let archive = try latest.resolve(archive, remoteOptions.transfers(global))
                 let bar = ProgressBar(options: global)
                 var verifier = Verifier(logger: logger, progress: bar.handler)
                 if let tempDir { verifier.temporaryDirectory = tempDir }

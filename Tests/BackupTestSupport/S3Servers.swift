@@ -83,6 +83,28 @@ public final class S3TestServer: Sendable {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Uploads the file at `path` as `key` in `bucket` (created when missing) with boto3, another client
+    /// than ours, with `sha256` as its `x-amz-meta-sha256` (nil: no such metadata, as other tools upload).
+    public func putObject(bucket: String, key: String, file path: String, sha256: String?) throws {
+        let script = """
+            import os, sys, boto3
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                              aws_access_key_id=os.environ["KEY"], aws_secret_access_key=os.environ["SECRET"])
+            try:
+                s3.create_bucket(Bucket=sys.argv[2])
+            except s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            extra = {"Metadata": {"sha256": sys.argv[5]}} if sys.argv[5] else {}
+            with open(sys.argv[4], "rb") as body:
+                s3.put_object(Bucket=sys.argv[2], Key=sys.argv[3], Body=body, **extra)
+            """
+        var environment = ProcessInfo.processInfo.environment
+        environment["KEY"] = accessKey
+        environment["SECRET"] = secretKey
+        let result = try Binary.run("/usr/bin/env", ["python3", "-c", script, endpoint, bucket, key, path, sha256 ?? ""], environment: environment)
+        guard result.status == 0 else { throw TestFailure("boto3 could not upload \(key): \(result.stderr.suffix(2000))") }
+    }
+
     /// The keys the moto script wrote to `file`, once it has.
     private static func keys(in file: String) -> (access: String, secret: String)? {
         let parts = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
