@@ -107,6 +107,8 @@ public final class RemoteLock: Sendable {
             while true {
                 var holder = try live(in: store, except: nil, staleAfter: staleAfter)
                 if holder == nil {
+                    pending.withLock { $0[name] = store }
+                    defer { _ = pending.withLock { $0.removeValue(forKey: name) } }
                     try write(record, as: name, to: store)
                     holder = try live(in: store, except: name, staleAfter: staleAfter)
                     if holder == nil {
@@ -131,6 +133,29 @@ public final class RemoteLock: Sendable {
 
     /// Releases the lock: the last holder in this process stops refreshing and deletes the lock object.
     /// Safe to call twice.
+    /// Ends every lock this process holds (from a signal handler, before the process exits), so that an
+    /// interrupted run does not leave its lock objects for others to wait out.
+    public static func releaseAll() {
+        let holders = held.withLock { held in
+            let holders = held.values.map(\.holder)
+            held.removeAll()
+            return holders
+        }
+        for holder in holders { holder.end() }
+        // And objects written but not yet held (a signal between the write and the check after it).
+        let written: [(name: String, store: any RemoteStore)] = pending.withLock { pending in
+            let all = pending.map { (name: $0.key, store: $0.value) }
+            pending.removeAll()
+            return all
+        }
+        for object in written {
+            try? Transfers.mapped { try object.store.delete(object.name) }
+        }
+    }
+
+    /// Lock objects written by ``acquire`` and not yet held or deleted again, for ``releaseAll()``.
+    private static let pending = Locked<[String: any RemoteStore]>([:])
+
     public func release() {
         guard released.withLock({ done in let was = done; done = true; return !was }) else { return }
         let last: Holder? = Self.held.withLock { held in

@@ -480,10 +480,13 @@ public struct S3Store: RemoteStore {
         try abort(uploadID: id, name: leftover.name)
     }
 
+    /// A delete is small: it still goes out after SIGINT/SIGTERM (an interrupted run removes its lock object).
     public func delete(_ name: String) throws {
         try Self.check(name)
         let doing = "deleting \(name) from \(self)"
-        let response = try send(Call(method: "DELETE", key: key(name)), doing: doing)
+        var call = Call(method: "DELETE", key: key(name))
+        call.cancellable = false
+        let response = try send(call, doing: doing)
         guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
     }
 }

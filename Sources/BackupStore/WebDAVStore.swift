@@ -201,9 +201,11 @@ public struct WebDAVStore: RemoteStore {
         }.sorted { $0.name < $1.name }
     }
 
+    /// A delete is small and undoes nothing: it still goes out after SIGINT/SIGTERM (an interrupted run
+    /// removes its lock object on the way out).
     public func delete(_ name: String) throws {
         try Self.check(name)
-        let response = try perform(request("DELETE", url(name)), doing: "deleting \(name) from \(baseURL)")
+        let response = try perform(cleanup("DELETE", url(name)), doing: "deleting \(name) from \(baseURL)")
         guard response.isSuccess || response.status == 404 else { throw failure(response, "deleting \(name) from \(baseURL)") }
     }
 

@@ -102,6 +102,7 @@ enum Console {
     /// After a signal: temporary files removed, one line, exit 128 + the signal.
     private static func exitInterrupted(_ sig: Int32) -> Never {
         TemporaryFiles.shared.removeAll()
+        RemoteLock.releaseAll()
         ProgressBar.clearLine()
         Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
         exit(128 + sig)
