@@ -289,30 +289,25 @@ private struct Reader {
                             secretAccessKey: try secret(table, "secret_access_key", header: header))
     }
 
+    /// The keys of a profile, by type, and where each goes.
+    static var profileStrings: [(String, WritableKeyPath<Profile, String?>)] {
+        [("db", \.db), ("output", \.output), ("to", \.to), ("older_than", \.olderThan), ("ahead", \.ahead),
+         ("sessions_older_than", \.sessionsOlderThan), ("keep_within", \.keepWithin), ("on_failure", \.onFailure), ("ping_url", \.pingURL)]
+    }
+    static var profileInts: [(String, WritableKeyPath<Profile, Int?>)] {
+        [("level", \.level), ("keep_last", \.keepLast), ("keep_hourly", \.keepHourly), ("keep_daily", \.keepDaily),
+         ("keep_weekly", \.keepWeekly), ("keep_monthly", \.keepMonthly), ("keep_yearly", \.keepYearly)]
+    }
+    static var profileBools: [(String, WritableKeyPath<Profile, Bool>)] { [("cleanup", \.cleanup), ("no_delete", \.noDelete)] }
+
     func profile(_ name: String, _ table: TOMLTable) throws -> Profile {
         let header = "profile.\(name)"
-        try check(table, known: ["db", "output", "to", "level", "older_than", "ahead", "sessions_older_than", "cleanup", "no_delete",
-                                 "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_within",
-                                 "on_failure", "ping_url"], header: header)
+        let known = Self.profileStrings.map(\.0) + Self.profileInts.map(\.0) + Self.profileBools.map(\.0)
+        try check(table, known: Set(known), header: header)
         var profile = Profile(name: name)
-        profile.db = try string(table, "db", header: header)
-        profile.output = try string(table, "output", header: header)
-        profile.to = try string(table, "to", header: header)
-        profile.level = try int(table, "level", header: header)
-        profile.olderThan = try string(table, "older_than", header: header)
-        profile.ahead = try string(table, "ahead", header: header)
-        profile.sessionsOlderThan = try string(table, "sessions_older_than", header: header)
-        profile.cleanup = try bool(table, "cleanup", header: header) ?? false
-        profile.noDelete = try bool(table, "no_delete", header: header) ?? false
-        profile.keepLast = try int(table, "keep_last", header: header)
-        profile.keepHourly = try int(table, "keep_hourly", header: header)
-        profile.keepDaily = try int(table, "keep_daily", header: header)
-        profile.keepWeekly = try int(table, "keep_weekly", header: header)
-        profile.keepMonthly = try int(table, "keep_monthly", header: header)
-        profile.keepYearly = try int(table, "keep_yearly", header: header)
-        profile.keepWithin = try string(table, "keep_within", header: header)
-        profile.onFailure = try string(table, "on_failure", header: header)
-        profile.pingURL = try string(table, "ping_url", header: header)
+        for (key, path) in Self.profileStrings { profile[keyPath: path] = try string(table, key, header: header) }
+        for (key, path) in Self.profileInts { profile[keyPath: path] = try int(table, key, header: header) }
+        for (key, path) in Self.profileBools { profile[keyPath: path] = try bool(table, key, header: header) ?? false }
         if profile.output == nil && profile.to == nil {
             throw ConfigError(path: path, line: line(of: "", in: header), key: header, "needs an output folder or a remote (output = \"...\" or to = \"...\")")
         }
