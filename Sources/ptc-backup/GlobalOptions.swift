@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackupConfig
 import BackupCore
 import Foundation
 
@@ -49,12 +50,44 @@ struct RemoteOptionGroup: ParsableArguments {
         RemoteOptions(endpoint: endpoint, addressing: s3Addressing.map { $0 == .path ? .path : .virtualHost }, insecure: insecure)
     }
 
+    /// A remote as the user wrote it: `NAME:` or `NAME:sub/path` (a `[remote.NAME]` of the config file, with
+    /// its settings and credentials), or a URL as it is. The flags given here win over the file's settings.
+    func named(_ text: String, config: String? = nil) throws -> NamedRemote {
+        let environment = ProcessInfo.processInfo.environment
+        guard !RemoteLocation.isRemote(text), !text.hasPrefix("/"), !text.hasPrefix("."), text.contains(":") else {
+            return NamedRemote(url: text, group: self, environment: environment)
+        }
+        let path = ConfigFile.location(explicit: config, environment: environment)
+        let file: ConfigFile
+        do {
+            file = FileManager.default.fileExists(atPath: path) ? try ConfigFile.load(path) : ConfigFile(path: path)
+        } catch let error as ConfigError {
+            throw BackupError(error)
+        }
+        let resolved = try file.resolve(text, base: options, environment: environment)
+        var group = self
+        if endpoint == nil { group.endpoint = resolved.options.endpoint }
+        if s3Addressing == nil, let addressing = resolved.options.addressing { group.s3Addressing = addressing == .path ? .path : .virtual }
+        return NamedRemote(url: resolved.url, group: group, environment: resolved.environment)
+    }
+
     /// Transfers with these options, retries reported as `global` allows. `bucketMustExist`: a missing S3
     /// bucket is an error (69) unless `--create-bucket` (push, list); otherwise an upload creates it.
     func transfers(_ global: GlobalOptions, bucketMustExist: Bool = false) -> Transfers {
         var options = options
         options.createsBucket = !bucketMustExist || createBucket
         return Transfers(options: options, onRetry: Console.retryReporter(global))
+    }
+}
+
+/// A remote resolved by ``RemoteOptionGroup/named(_:config:)``: its URL, its options, its credentials.
+struct NamedRemote {
+    let url: String
+    let group: RemoteOptionGroup
+    let environment: [String: String]
+
+    func transfers(_ global: GlobalOptions, bucketMustExist: Bool = false) -> Transfers {
+        group.transfers(global, bucketMustExist: bucketMustExist)
     }
 }
 

@@ -26,7 +26,10 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("list", global) { _ in
-                let report = RemoteLocation.isRemote(location) ? try remoteOptions.transfers(global, bucketMustExist: true).list(location) : try Lister().list(location)
+                let target = try remoteOptions.named(location)
+                let report = RemoteLocation.isRemote(target.url)
+                    ? try target.transfers(global, bucketMustExist: true).list(target.url, environment: target.environment)
+                    : try Lister().list(location)
                 if global.json {
                     Console.printJSON(report)
                 } else if !global.quiet {

@@ -31,8 +31,9 @@ struct LatestOptions: ParsableArguments {
     }
 
     /// `archive`, or the newest archive its folder holds when it ends in `latest`.
-    func resolve(_ archive: String, _ transfers: Transfers) throws -> String {
-        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers)
+    func resolve(_ archive: String, _ transfers: Transfers,
+                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers, environment: environment)
     }
 }
 
@@ -78,11 +79,13 @@ extension PTCBackup {
         func run() throws {
             try Console.run("push", global) { _ in
                 _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
-                let transfers = remoteOptions.transfers(global, bucketMustExist: true)
+                let target = try remoteOptions.named(remote)
+                let transfers = target.transfers(global, bucketMustExist: true)
                 // The lock object goes where the archive will: it creates no bucket the push would not.
-                let lock = try RemoteLock.acquire(remote, options: transfers.options, command: "push", wait: locking.duration)
+                let lock = try RemoteLock.acquire(target.url, options: transfers.options, command: "push", wait: locking.duration,
+                                                  environment: target.environment)
                 defer { lock.release() }
-                let uploaded = try transfers.upload(file, to: remote, overwrite: overwrite)
+                let uploaded = try transfers.upload(file, to: target.url, overwrite: overwrite, environment: target.environment)
                 let info = uploaded.object
                 if global.json {
                     Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size,
@@ -127,8 +130,10 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("pull", global) { _ in
-                let transfers = remoteOptions.transfers(global)
-                let downloaded = try transfers.download(try latest.resolve(remote, transfers), output: output)
+                let source = try remoteOptions.named(remote)
+                let transfers = source.transfers(global)
+                let downloaded = try transfers.download(try latest.resolve(source.url, transfers, environment: source.environment),
+                                                        output: output, environment: source.environment)
                 let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
@@ -164,14 +169,15 @@ extension PTCBackup {
         var remote: String
 
         func validate() throws {
-            guard RemoteLocation.isRemote(remote) else {
-                throw ValidationError("\(remote) is not a remote URL (webdav+https://... or s3://...); remove local archives with rm")
+            guard RemoteLocation.isRemote(remote) || remote.contains(":") else {
+                throw ValidationError("\(remote) is not a remote URL (webdav+https://..., s3://... or NAME:path); remove local archives with rm")
             }
         }
 
         func run() throws {
             try Console.run("delete", global) { _ in
-                let info = try remoteOptions.transfers(global).delete(remote)
+                let target = try remoteOptions.named(remote)
+                let info = try target.transfers(global).delete(target.url, environment: target.environment)
                 if global.json {
                     Console.printJSON(TransferReport(command: "delete", file: info.name, remote: remote, bytes: info.size))
                 } else if !global.quiet {

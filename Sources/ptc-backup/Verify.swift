@@ -31,12 +31,14 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("verify", global) { logger in
-                let archive = try latest.resolve(archive, remoteOptions.transfers(global))
+                let source = try remoteOptions.named(archive)
+                let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
                 let bar = ProgressBar(options: global)
                 var verifier = Verifier(logger: logger, progress: bar.handler)
                 if let tempDir { verifier.temporaryDirectory = tempDir }
                 let outcome = RemoteLocation.isRemote(archive)
-                    ? try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory) { try verifier.verify($0) }
+                    ? try source.transfers(global).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory,
+                                                                environment: source.environment) { try verifier.verify($0) }
                     : try verifier.verify(archive)
                 bar.finish()
                 let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,

@@ -90,3 +90,40 @@ import Testing
         #expect(bad.status == 78 && bad.stderr.contains("\(config):3: profile.nightly.keep_dayly"), "\(bad.stderr)")
     }
 }
+
+extension RunCLITests {
+    /// `NAME:` and `NAME:sub/path` wherever a remote goes: push, list, verify (latest), pull, delete.
+    @Test func namedRemotesWorkInEveryTransferCommand() throws {
+        let dir = TemporaryDirectory("named")
+        let fixture = try Fixtures.database(in: dir, bytes: 200_000, seed: 82)
+        let server = try RcloneWebDAV.shared()
+        try FileManager.default.createDirectory(atPath: dir.file("xdg/ptc-backup"), withIntermediateDirectories: true)
+        try """
+            [remote.nas]
+            url = "webdav+\(server.baseURL)/named/"
+            user = "\(server.user)"
+            password_env = "NAS_PASSWORD"
+            """.write(toFile: dir.file("xdg/ptc-backup/config.toml"), atomically: true, encoding: .utf8)
+        let env = ["XDG_CONFIG_HOME": dir.file("xdg"), "NAS_PASSWORD": server.password]
+        let archive = dir.file("plantocode-laptop-20261204T010203Z-full.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--quiet"]).status == 0)
+        let name = (archive as NSString).lastPathComponent
+
+        let push = try ptc(["push", archive, "nas:laptop/"], extra: env)
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(FileManager.default.fileExists(atPath: server.root.file("named/laptop/\(name)")))
+        let list = try ptc(["list", "nas:laptop"], extra: env)
+        #expect(list.status == 0 && list.stdout.contains(name), "\(list.stderr)")
+        let verify = try ptc(["verify", "nas:laptop/latest"], extra: env)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let pull = try ptc(["pull", "nas:laptop/\(name)", "--output", dir.file("pulled.tar.zst")], extra: env)
+        #expect(pull.status == 0 && FileManager.default.fileExists(atPath: dir.file("pulled.tar.zst")), "\(pull.stderr)")
+        let delete = try ptc(["delete", "nas:laptop/\(name)"], extra: env)
+        #expect(delete.status == 0, "\(delete.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: server.root.file("named/laptop/\(name)")))
+        // An unknown name is a configuration error naming it; the password never shows.
+        let unknown = try ptc(["list", "nsa:laptop"], extra: env)
+        #expect(unknown.status == 78 && unknown.stderr.contains("no remote called 'nsa'"), "\(unknown.stderr)")
+        for result in [push, list, verify, pull, delete, unknown] { #expect(!(result.stdout + result.stderr).contains(server.password)) }
+    }
+}
