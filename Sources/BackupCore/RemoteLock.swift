@@ -107,16 +107,20 @@ public final class RemoteLock: Sendable {
             while true {
                 var holder = try live(in: store, except: nil, staleAfter: staleAfter)
                 if holder == nil {
+                    writing.wait()
+                    defer { writing.signal() }
+                    // Tracked until held or deleted again: a write cut short by a signal may still have landed.
                     pending.withLock { $0[name] = store }
-                    defer { _ = pending.withLock { $0.removeValue(forKey: name) } }
                     try write(record, as: name, to: store)
                     holder = try live(in: store, except: name, staleAfter: staleAfter)
                     if holder == nil {
                         let holder = Holder(store: store, name: name, record: record, refreshInterval: refreshInterval)
                         held.withLock { $0[key] = (holder, 1) }
+                        _ = pending.withLock { $0.removeValue(forKey: name) }
                         return RemoteLock(key: key)
                     }
                     try? Transfers.mapped { try store.delete(name) }  // both created one: both back off
+                    _ = pending.withLock { $0.removeValue(forKey: name) }
                 }
                 guard let holder, ContinuousClock.now < deadline else {
                     let who = holder.map { "by \($0.description)" } ?? "by another run"
@@ -136,6 +140,7 @@ public final class RemoteLock: Sendable {
     /// Ends every lock this process holds (from a signal handler, before the process exits), so that an
     /// interrupted run does not leave its lock objects for others to wait out.
     public static func releaseAll() {
+        writing.wait() // never signalled again: the process is ending, no lock may be written after this
         let holders = held.withLock { held in
             let holders = held.values.map(\.holder)
             held.removeAll()
@@ -155,6 +160,9 @@ public final class RemoteLock: Sendable {
 
     /// Lock objects written by ``acquire`` and not yet held or deleted again, for ``releaseAll()``.
     private static let pending = Locked<[String: any RemoteStore]>([:])
+    /// Held while ``acquire`` writes a lock object and until it is held: ``releaseAll()`` waits for an
+    /// upload in flight (a WebDAV PUT then MOVE could otherwise land after its delete), then keeps it.
+    private static let writing = DispatchSemaphore(value: 1)
 
     public func release() {
         guard released.withLock({ done in let was = done; done = true; return !was }) else { return }

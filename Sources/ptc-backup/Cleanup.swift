@@ -74,20 +74,22 @@ extension PTCBackup {
         func run() throws {
             try Console.run("cleanup", global) { logger in
                 Console.lowerPriority(to: 19)
-                if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
+                let target = try to.map { try remoteOptions.named($0) }
+                if let target { _ = try RemoteLocation(parsing: target.url, options: target.group.options, environment: target.environment) }  // credentials first
                 var options = CleanupOptions()
                 options.lockWait = locking.duration
                 options.databasePath = db
                 options.olderThan = try olderThan.map(Age.init(parsing:))
                 options.ahead = try Age(parsing: ahead)
                 options.output = output
-                options.remote = to
+                options.remote = target?.url
+                if let target { options.environment = target.environment }
                 options.sessionsOlderThan = try sessionsOlderThan.map(Age.init(parsing:))
                 options.noDelete = noDelete
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout
                 let bar = ProgressBar(options: global)
-                let report = try Cleaner(logger: logger, progress: bar.handler).run(options, transfers: remoteOptions.transfers(global))
+                let report = try Cleaner(logger: logger, progress: bar.handler).run(options, transfers: (target?.group ?? remoteOptions).transfers(global))
                 bar.finish()
                 if global.json {
                     Console.printJSON(report)

@@ -75,7 +75,7 @@ extension PTCBackup {
             if sessions.contains(where: \.isEmpty) { throw ValidationError("--session needs a session id") }
             if projects.contains(where: \.isEmpty) { throw ValidationError("--project needs a directory") }
             if keep && to == nil { throw ValidationError("--keep only applies with --to") }
-            if let to {
+            if let to, RemoteLocation.isRemote(to) {  // NAME: remotes are checked by run(), with the config file
                 do {
                     _ = try RemoteLocation(parsing: to, options: remoteOptions.options)
                 } catch let error as BackupError where error.code == .usage {
@@ -89,8 +89,10 @@ extension PTCBackup {
         func run() throws {
             try Console.run("export", global) { logger in
                 Console.lowerPriority(to: nice)
-                if let to { _ = try RemoteLocation(parsing: to, options: remoteOptions.options) }  // credentials first
-                let remoteLock = try to.map { try RemoteLock.acquire($0, options: remoteOptions.options, command: "export", wait: locking.duration) }
+                let target = try to.map { try remoteOptions.named($0) }
+                if let target { _ = try RemoteLocation(parsing: target.url, options: target.group.options, environment: target.environment) }  // credentials first
+                let remoteLock = try target.map { try RemoteLock.acquire($0.url, options: $0.group.options, command: "export", wait: locking.duration,
+                                                                       environment: $0.environment) }
                 defer { remoteLock?.release() }
                 var options = ExportOptions()
                 options.lockWait = locking.duration
@@ -111,9 +113,9 @@ extension PTCBackup {
                 let result = try Exporter(logger: logger, progress: bar.handler).export(options)
                 bar.finish()
                 var uploadedTo: String?
-                if let to, let archive = result.archivePath {
-                    let info = try remoteOptions.transfers(global).push(archive, to: to)
-                    uploadedTo = to.hasSuffix("/") ? to + info.name : to + "/" + info.name
+                if let target, let archive = result.archivePath {
+                    let info = try target.transfers(global).push(archive, to: target.url, environment: target.environment)
+                    uploadedTo = target.url.hasSuffix("/") ? target.url + info.name : target.url + "/" + info.name
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }
                 let seconds = Date().timeIntervalSince(started)

@@ -92,7 +92,8 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("import", global) { logger in
-                let archive = try latest.resolve(archive, remoteOptions.transfers(global))
+                let source = try remoteOptions.named(archive)
+                let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
                 var options = ImportOptions(archivePath: archive)
                 options.lockWait = locking.duration
                 options.databasePath = db
@@ -109,7 +110,8 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let report: ImportReport
                 if RemoteLocation.isRemote(archive) {
-                    report = try remoteOptions.transfers(global).withDownload(archive, temporaryDirectory: try options.extractionDirectory()) { local in
+                    report = try source.transfers(global).withDownload(archive, temporaryDirectory: try options.extractionDirectory(),
+                                                                       environment: source.environment) { local in
                         var fetched = options
                         fetched.archivePath = local
                         var report = try Importer(logger: logger, progress: bar.handler).run(fetched)

@@ -90,9 +90,10 @@ extension PTCBackup {
                 options.lockWait = locking.duration
                 options.selection = RetentionSelection(kinds: Set(kinds.map(\.rawValue)), host: host)
                 options.dryRun = dryRun
-                options.remote = remoteOptions.options
+                let target = try remoteOptions.named(location)
+                options.remote = target.group.options
                 options.remote.onRetry = Console.retryReporter(global)
-                let outcome = try Pruner().prune(location, options: options)
+                let outcome = try Pruner().prune(target.url, options: options, environment: target.environment)
                 if global.json {
                     Console.printJSON(outcome.report)
                 } else if !global.quiet {

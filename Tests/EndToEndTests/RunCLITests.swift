@@ -121,9 +121,19 @@ extension RunCLITests {
         let delete = try ptc(["delete", "nas:laptop/\(name)"], extra: env)
         #expect(delete.status == 0, "\(delete.stderr)")
         #expect(!FileManager.default.fileExists(atPath: server.root.file("named/laptop/\(name)")))
+        // export --to, cleanup --to, prune and import take names too.
+        let export = try ptc(["export", "--db", fixture.path, "--to", "nas:moved/", "--json"], extra: env)
+        #expect(export.status == 0, "\(export.stderr)")
+        let cleanup = try ptc(["cleanup", "--db", fixture.path, "--output", dir.path, "--to", "nas:moved/", "--no-delete", "--older-than", "1s"], extra: env)
+        #expect(cleanup.status == 0, "\(cleanup.stderr)")
+        let restored = dir.file("restored.db")
+        let importLatest = try ptc(["import", "nas:moved/latest", "--kind", "full", "--db", restored, "--mode", "restore"], extra: env)
+        #expect(importLatest.status == 0, "\(importLatest.stderr)")
+        let prune = try ptc(["prune", "nas:moved", "--keep-last", "1", "--kind", "full"], extra: env)
+        #expect(prune.status == 0, "\(prune.stderr)")
         // An unknown name is a configuration error naming it; the password never shows.
         let unknown = try ptc(["list", "nsa:laptop"], extra: env)
         #expect(unknown.status == 78 && unknown.stderr.contains("no remote called 'nsa'"), "\(unknown.stderr)")
-        for result in [push, list, verify, pull, delete, unknown] { #expect(!(result.stdout + result.stderr).contains(server.password)) }
+        for result in [push, list, verify, pull, delete, export, cleanup, importLatest, prune, unknown] { #expect(!(result.stdout + result.stderr).contains(server.password)) }
     }
 }
