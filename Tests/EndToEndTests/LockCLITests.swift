@@ -24,6 +24,21 @@ import Testing
         return false
     }
 
+    /// Starts an export into `s`'s folder and stops it (SIGSTOP) once its lock file names it: the holder.
+    static func pausedHolder(_ s: Setup, sourceLocation: SourceLocation = #_sourceLocation) throws -> RunningProcess {
+        let holder = try start(s.export)
+        #expect(held(s.lockFile, by: holder), sourceLocation: sourceLocation)
+        holder.kill(SIGSTOP)
+        return holder
+    }
+
+    /// The archives in `dir` are `count` and each one verifies.
+    static func expectArchivesVerify(in dir: String, count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let names = archives(in: dir)
+        #expect(names.count == count, "\(names)", sourceLocation: sourceLocation)
+        for name in names { #expect(try ptc(["verify", dir + "/" + name, "--quiet"]).status == 0, "\(name)", sourceLocation: sourceLocation) }
+    }
+
     /// The archives (names that are not hidden) in `dir`.
     static func archives(in dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
@@ -47,9 +62,7 @@ import Testing
 
     @Test func aSecondExportIntoTheSameFolderExits75NamingTheHolderAndNoArchiveIsLost() throws {
         let s = try Self.setup("lock-contend")
-        let first = try Self.start(s.export)
-        #expect(Self.held(s.lockFile, by: first))
-        first.kill(SIGSTOP)
+        let first = try Self.pausedHolder(s)
         let second = try ptc(s.export)
         first.kill(SIGCONT)
         let firstResult = try first.wait()
@@ -59,18 +72,14 @@ import Testing
         #expect(second.stderr.contains("since "), "\(second.stderr)")
         #expect(second.stderr.contains("--lock-wait"), "\(second.stderr)")
         #expect(firstResult.status == 0, "\(firstResult.stderr)")
-        let archives = Self.archives(in: s.out)
-        #expect(archives.count == 1, "\(archives)")
-        for name in archives { #expect(try ptc(["verify", s.out + "/" + name, "--quiet"]).status == 0, "\(name)") }
+        try Self.expectArchivesVerify(in: s.out, count: 1)
         #expect(!FileManager.default.fileExists(atPath: s.lockFile), "the lock file goes with its holder")
         withExtendedLifetime(s.dir) {}
     }
 
     @Test func withLockWaitTheSecondRunWaitsForTheHolderThenSucceeds() throws {
         let s = try Self.setup("lock-wait")
-        let first = try Self.start(s.export)
-        #expect(Self.held(s.lockFile, by: first))
-        first.kill(SIGSTOP)
+        let first = try Self.pausedHolder(s)
         Thread.sleep(forTimeInterval: 1.1)  // a different second: the archives' names differ
         let second = try Self.start(s.export + ["--lock-wait", "2m"])
         Thread.sleep(forTimeInterval: 1.5)
@@ -81,17 +90,13 @@ import Testing
 
         #expect(firstResult.status == 0, "\(firstResult.stderr)")
         #expect(secondResult.status == 0, "\(secondResult.stderr)")
-        let archives = Self.archives(in: s.out)
-        #expect(archives.count == 2, "\(archives)")
-        for name in archives { #expect(try ptc(["verify", s.out + "/" + name, "--quiet"]).status == 0, "\(name)") }
+        try Self.expectArchivesVerify(in: s.out, count: 2)
         withExtendedLifetime(s.dir) {}
     }
 
     @Test func lockWaitRunsOutThenExits75() throws {
         let s = try Self.setup("lock-timeout")
-        let first = try Self.start(s.export)
-        #expect(Self.held(s.lockFile, by: first))
-        first.kill(SIGSTOP)
+        let first = try Self.pausedHolder(s)
         let started = Date()
         let second = try ptc(s.export + ["--lock-wait", "2s"])
         let waited = Date().timeIntervalSince(started)
@@ -117,9 +122,7 @@ import Testing
 
         let second = try ptc(s.export)
         #expect(second.status == 0, "\(second.stderr)")
-        let archives = Self.archives(in: s.out)
-        #expect(archives.count == 1, "\(archives)")
-        for name in archives { #expect(try ptc(["verify", s.out + "/" + name, "--quiet"]).status == 0, "\(name)") }
+        try Self.expectArchivesVerify(in: s.out, count: 1)
         #expect(!FileManager.default.fileExists(atPath: s.lockFile))
         withExtendedLifetime(s.dir) {}
     }
@@ -151,9 +154,7 @@ import Testing
 
     @Test func pruneTakesTheFolderLock() throws {
         let s = try Self.setup("lock-prune")
-        let first = try Self.start(s.export)
-        #expect(Self.held(s.lockFile, by: first))
-        first.kill(SIGSTOP)
+        let first = try Self.pausedHolder(s)
         let prune = try ptc(["prune", s.out, "--keep-last", "1", "--quiet"])
         let dryRun = try ptc(["prune", s.out, "--keep-last", "1", "--dry-run", "--quiet"])
         first.kill(SIGCONT)
