@@ -37,7 +37,11 @@ public enum ArchiveContents {
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
-        struct VersionProbe: Decodable { let formatVersion: Int }
+        struct VersionProbe: Decodable {
+            struct Tool: Decodable { let name: String?; let version: String? }
+            let formatVersion: Int
+            let tool: Tool?
+        }
         let data = Data(bytes)
         guard let probe = try? JSONDecoder().decode(VersionProbe.self, from: data) else {
             throw BackupError(.dataError, "\(path): manifest.json is not valid JSON or has no formatVersion")
@@ -46,7 +50,9 @@ public enum ArchiveContents {
             throw BackupError(.dataError, "\(path): manifest format \(probe.formatVersion) is not a format any ptc-backup writes (1 to \(Manifest.currentFormatVersion))")
         }
         guard probe.formatVersion <= Manifest.currentFormatVersion else {
-            throw BackupError(.dataError, "\(path): manifest format \(probe.formatVersion) is newer than this ptc-backup understands (\(Manifest.currentFormatVersion)); upgrade ptc-backup")
+            let writer = probe.tool?.version.map { "ptc-backup \($0.prefix(40))" }
+            throw BackupError(.dataError, "\(path): archive format \(probe.formatVersion) is newer than this ptc-backup \(ToolVersion.version) reads (formats 1 to \(Manifest.currentFormatVersion))"
+                + (writer.map { "; it was written by \($0): upgrade to that version or later to read it" } ?? "; upgrade ptc-backup to read it"))
         }
         do {
             return try JSONDecoder().decode(Manifest.self, from: data)

@@ -44,6 +44,7 @@ public struct RemoteLocation: Sendable {
         components.path = path
         let credentials = Self.credentials(host: host, environment: environment)
         var webdav = WebDAVStore(baseURL: components.string ?? "", user: credentials?.user, password: credentials?.password)
+        webdav.credentialSource = options.credentialSource ?? credentials?.source ?? "nowhere"
         webdav.verifyTLS = !options.insecure
         store = webdav
         objectName = object
@@ -78,8 +79,10 @@ public struct RemoteLocation: Sendable {
         let onAWS = URLComponents(string: endpoint)?.host?.hasSuffix(".amazonaws.com") == true
         // Virtual-host names with dots break TLS wildcard certificates: those buckets go path-style.
         let addressing = options.addressing ?? (onAWS && !bucket.contains(".") ? .virtualHost : .path)
+        var named = credentials
+        if let source = options.credentialSource { named.source = source }
         var configuration = S3Store.Configuration(endpoint: endpoint, bucket: bucket, prefix: prefix, region: region,
-                                                  addressing: addressing, credentials: credentials)
+                                                  addressing: addressing, credentials: named)
         configuration.verifyTLS = !options.insecure
         configuration.createsBucket = options.createsBucket
         configuration.backoff.onRetry = options.onRetry
@@ -90,14 +93,18 @@ public struct RemoteLocation: Sendable {
         }
     }
 
-    static func credentials(host: String, environment: [String: String]) -> (user: String, password: String)? {
+    /// WebDAV credentials for `host` and where they came from (for the error of a refused request).
+    static func credentials(host: String, environment: [String: String]) -> (user: String, password: String, source: String)? {
         if let user = environment["PTC_WEBDAV_USER"], !user.isEmpty {
-            return (user, environment["PTC_WEBDAV_PASSWORD"] ?? "")
+            return (user, environment["PTC_WEBDAV_PASSWORD"] ?? "", "PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD from the environment")
         }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let netrc = environment["NETRC"] ?? (home as NSString).appendingPathComponent(".netrc")
         guard let text = try? String(contentsOfFile: netrc, encoding: .utf8) else { return nil }
-        return NetRC.parse(text)[host] ?? NetRC.parse(text)["default"]
+        let entries = NetRC.parse(text)
+        if let entry = entries[host] { return (entry.user, entry.password, "machine \(host) of \(netrc)") }
+        if let entry = entries["default"] { return (entry.user, entry.password, "the default entry of \(netrc)") }
+        return nil
     }
 }
 
@@ -111,6 +118,9 @@ public struct RemoteOptions: Sendable {
     public var insecure = false
     /// An S3 bucket that does not exist is created by an upload (and lists empty); false: 69 naming it.
     public var createsBucket = true
+    /// Where a named remote's credentials came from (`remote.nas of /path/config.toml`), named when a server
+    /// refuses them; nil: the environment, ~/.netrc or ~/.aws, as found.
+    public var credentialSource: String?
     /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
     public var onRetry: @Sendable (String) -> Void = { _ in }
 

@@ -31,6 +31,9 @@ extension ConfigFile {
             if let profile = remote.profile { env["AWS_PROFILE"] = profile }
             if let user = remote.user { env["PTC_WEBDAV_USER"] = user }
             let key = "remote.\(remote.name)"
+            if remote.user != nil || remote.password != nil || remote.accessKeyID != nil || remote.secretAccessKey != nil {
+                options.credentialSource = "[\(key)] of \(path)"
+            }
             if let password = remote.password {
                 env["PTC_WEBDAV_PASSWORD"] = try password.resolve(environment: environment, configPath: path, key: key + ".password")
             }

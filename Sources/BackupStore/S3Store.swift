@@ -159,6 +159,7 @@ public struct S3Store: RemoteStore {
             let credentials = configuration.credentials
             said += "; credentials used: access key \(credentials.accessKey) from \(credentials.source)"
                 + (credentials.sessionToken == nil ? ", no session token" : ", with a session token")
+                + "; check them, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
         }
         return .response(kind, doing: doing, url: "\(self)", status: response.status, said: said)
     }

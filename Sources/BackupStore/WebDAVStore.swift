@@ -10,6 +10,9 @@ public struct WebDAVStore: RemoteStore {
     /// The collection's URL, `http(s)://host[:port]/path`, without credentials.
     public let baseURL: String
     let credentials: (user: String, password: String)?
+    /// Where the credentials came from, for the error of a refused request ("PTC_WEBDAV_USER and
+    /// PTC_WEBDAV_PASSWORD from the environment", "machine nas.local of ~/.netrc"); never the password.
+    public var credentialSource = "the caller"
     let client = HTTPClient()
     /// TLS certificates and host names are checked unless this is false (`--insecure`).
     public var verifyTLS = true
@@ -74,7 +77,17 @@ public struct WebDAVStore: RemoteStore {
         case 408, 423, 429, 500...: kind = .unavailable
         default: kind = .other
         }
-        return .response(kind, doing: doing, url: url ?? baseURL, status: response.status)
+        var said = ""
+        if kind == .refused {
+            // Which credentials were refused and how to give others: never the password.
+            if let credentials {
+                said = "; credentials used: user \(credentials.user) from \(credentialSource); check them, or set "
+                    + "PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD"
+            } else {
+                said = "; no credentials were sent: set PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD, or add the host to ~/.netrc"
+            }
+        }
+        return .response(kind, doing: doing, url: url ?? baseURL, status: response.status, said: said)
     }
 
     /// Learns the server's scheme from a body-less request without credentials. With the scheme unknown,

@@ -122,6 +122,8 @@ import Testing
         let error = #expect(throws: BackupError.self) { try Verifier().verify(future) }
         #expect(error?.code == .dataError)
         #expect(error?.message.contains("99") == true)
+        // It says which tool wrote it, so the user knows which version reads it.
+        #expect(error?.message.contains("written by ptc-backup \(manifest.tool.version)") == true, "\(error?.message ?? "")")
     }
 
     @Test func missingArchiveIsNoInput() {

@@ -68,6 +68,11 @@ import Testing
         let refused = try ptc(["push", archive, remote], env: ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": secret])
         #expect(refused.status == 77, "\(refused.stderr)")
         #expect(!refused.stderr.contains(secret))
+        // The error names where the refused credentials came from and how to give others.
+        #expect(refused.stderr.contains("from PTC_WEBDAV_USER and PTC_WEBDAV_PASSWORD from the environment"), "\(refused.stderr)")
+        let anonymous = try ptc(["list", remote], env: [:])
+        #expect(anonymous.status == 77, "\(anonymous.stderr)")
+        #expect(anonymous.stderr.contains("no credentials were sent: set PTC_WEBDAV_USER"), "\(anonymous.stderr)")
 
         let good = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
         let missing = try ptc(["pull", remote + "nope.tar.zst", "--output", dir.path + "/"], env: good)
@@ -147,6 +152,7 @@ import Testing
         let wrong = try ptc(["list", remote] + endpoint, env: ["AWS_ACCESS_KEY_ID": server.accessKey, "AWS_SECRET_ACCESS_KEY": "not-the-Secret-42"])
         #expect(wrong.status == 77, "\(wrong.stderr)")
         #expect(wrong.stderr.contains("SignatureDoesNotMatch"))
+        #expect(wrong.stderr.contains("from the environment") && wrong.stderr.contains("check them, or set AWS_ACCESS_KEY_ID"), "\(wrong.stderr)")
         let missing = try ptc(["pull", remote + "nope.tar.zst", "--output", dir.path + "/"] + endpoint, env: credentials)
         #expect(missing.status == 66, "\(missing.stderr)")
         let unreachable = try ptc(["list", remote, "--endpoint", "http://127.0.0.1:9"], env: credentials)
