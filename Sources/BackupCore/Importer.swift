@@ -28,6 +28,8 @@ public struct ImportOptions: Sendable {
     public var remaps: [PathRemap] = []
     /// Merge: take the archive's app_settings too (under `onConflict`).
     public var includeSettings = false
+    /// Merge: only these sessions of the archive (with their jobs, terminals and histories); empty: all.
+    public var sessions: [String] = []
     /// Merge: skip rows the target's constraints refuse, instead of failing.
     public var skipInvalid = false
     public var dryRun = false
@@ -194,6 +196,7 @@ public struct Importer: Sendable {
                             skipInvalid: options.skipInvalid, dryRun: options.dryRun, now: options.now,
                             archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
         merger.restoresCleanup = manifest.kind == .cleanup
+        merger.sessions = options.sessions
         var outcome = MergeOutcome()
         var tables: [Manifest.Table] = []
         if !options.remaps.isEmpty {

@@ -99,6 +99,8 @@ struct Merger {
     /// The archive is a cleanup archive: its jobs (and their terminals) that the target no longer has come
     /// back under the target's sessions even when the policy keeps the target's session rows.
     var restoresCleanup = false
+    /// Only these sessions of the archive come in (with their jobs, terminals and histories); empty: all.
+    var sessions: [String] = []
 
     /// Session data merged per session, in dependency order.
     static let sessionTables = ["sessions", "background_jobs", "terminal_sessions", "task_description_history",
@@ -194,13 +196,26 @@ struct Merger {
             violationsBefore[table] = try db.rows("PRAGMA main.foreign_key_check(\(DatabaseFacts.quote(table)))").count
         }
 
+        // The sessions asked for (all of the archive's unless some are named); a name it lacks is an error.
+        try db.execute("CREATE TEMP TABLE ptc_chosen (id TEXT PRIMARY KEY)")
+        if sessions.isEmpty {
+            try db.execute("INSERT INTO temp.ptc_chosen SELECT id FROM src.sessions")
+        } else {
+            for id in sessions { try db.execute("INSERT OR IGNORE INTO temp.ptc_chosen VALUES (?)", [.text(id)]) }
+            let missing = try ids("SELECT id FROM temp.ptc_chosen WHERE id NOT IN (SELECT id FROM src.sessions) ORDER BY id", db)
+            if !missing.isEmpty {
+                throw BackupError(.noInput, "the archive has no session \(missing.joined(separator: ", ")); `ptc-backup inspect ARCHIVE` lists its sessions")
+            }
+        }
+        let chosen = "(SELECT id FROM temp.ptc_chosen)"
+
         // Which sessions come in: new ones, and those in both that the policy gives to the archive.
         try db.execute("CREATE TEMP TABLE ptc_added (id TEXT PRIMARY KEY); CREATE TEMP TABLE ptc_replaced (id TEXT PRIMARY KEY)")
-        try db.execute("INSERT INTO temp.ptc_added SELECT id FROM src.sessions WHERE id NOT IN (SELECT id FROM main.sessions)")
-        try db.execute("INSERT INTO temp.ptc_replaced SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE \(takeIncoming("s", "t"))")
+        try db.execute("INSERT INTO temp.ptc_added SELECT id FROM src.sessions WHERE id IN \(chosen) AND id NOT IN (SELECT id FROM main.sessions)")
+        try db.execute("INSERT INTO temp.ptc_replaced SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE s.id IN \(chosen) AND \(takeIncoming("s", "t"))")
         outcome.sessionsAdded = try ids("SELECT id FROM temp.ptc_added ORDER BY id", db)
         outcome.sessionsUpdated = try ids("SELECT id FROM temp.ptc_replaced ORDER BY id", db)
-        outcome.sessionsSkipped = try ids("SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE s.id NOT IN (SELECT id FROM temp.ptc_replaced) ORDER BY s.id", db)
+        outcome.sessionsSkipped = try ids("SELECT s.id FROM src.sessions s JOIN main.sessions t ON t.id = s.id WHERE s.id IN \(chosen) AND s.id NOT IN (SELECT id FROM temp.ptc_replaced) ORDER BY s.id", db)
         try db.execute("CREATE TEMP TABLE ptc_accepted (id TEXT PRIMARY KEY); INSERT INTO temp.ptc_accepted SELECT id FROM temp.ptc_added UNION SELECT id FROM temp.ptc_replaced")
 
         let q = DatabaseFacts.quote
@@ -233,7 +248,7 @@ struct Merger {
             // keeps its children out), so no key can dangle.
             let acceptedInTarget = "(SELECT id FROM temp.ptc_accepted WHERE id IN (SELECT id FROM main.sessions))"
             // A cleanup archive's jobs come back under any session the target has (it only ever adds them).
-            let jobParents = restoresCleanup ? "(SELECT id FROM main.sessions)" : acceptedInTarget
+            let jobParents = restoresCleanup ? "(SELECT id FROM main.sessions WHERE id IN \(chosen))" : acceptedInTarget
             try upsert("background_jobs", key: ["id"], scope: "s.session_id IN \(jobParents)",
                        update: "s.session_id IN (SELECT id FROM temp.ptc_replaced) AND t.session_id = s.session_id")
             if columns["terminal_sessions"]?.contains("job_id") == true {

@@ -57,6 +57,9 @@ extension PTCBackup {
         @Option(name: .customLong("remap"), help: ArgumentHelp("Merge: move project directories under OLD to NEW (repeatable).", valueName: "old=new"))
         var remaps: [String] = []
 
+        @Option(name: .customLong("session"), help: ArgumentHelp("Merge: only this session of the archive, with its jobs and terminals (repeatable).", valueName: "id"))
+        var sessions: [String] = []
+
         @Flag(help: "Merge: take the archive's app settings too (under --on-conflict).")
         var includeSettings = false
 
@@ -83,8 +86,8 @@ extension PTCBackup {
             for remap in remaps {
                 do { _ = try PathRemap(parsing: remap) } catch let error as BackupError { throw ValidationError(error.message) }
             }
-            if mode == .restore && (!remaps.isEmpty || includeSettings || skipInvalid) {
-                throw ValidationError("--remap, --include-settings and --skip-invalid apply to --mode merge only")
+            if mode == .restore && (!remaps.isEmpty || includeSettings || skipInvalid || !sessions.isEmpty) {
+                throw ValidationError("--session, --remap, --include-settings and --skip-invalid apply to --mode merge only (a restore replaces the whole database)")
             }
             if mode == .merge && allowUnknownSchema { throw ValidationError("--allow-unknown-schema applies to --mode restore only (a merge installs no schema)") }
             if mode == .merge && force { throw ValidationError("--force applies to --mode restore only (a merge never deletes)") }
@@ -102,6 +105,7 @@ extension PTCBackup {
                 options.onConflict = onConflict
                 options.remaps = try remaps.map(PathRemap.init(parsing:))
                 options.includeSettings = includeSettings
+                options.sessions = sessions
                 options.skipInvalid = skipInvalid
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout

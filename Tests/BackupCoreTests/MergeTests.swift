@@ -119,6 +119,31 @@ func value(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -
         withExtendedLifetime(s.dir) {}
     }
 
+    /// `--session`: only the named sessions come in, with their jobs; the others in the archive stay out,
+    /// and a name the archive lacks is 66 with nothing changed.
+    @Test func onlyTheChosenSessionsComeIn() throws {
+        let s = try scenario()
+        let before = try counts(s.target)
+        var options = mergeOptions(s.archive, into: s.target, policy: .replace)
+        options.sessions = [s.n]
+        let merge = try #require(try Importer().run(options).merge)
+        #expect(merge.sessionsAdded == [s.n])
+        #expect(merge.sessionsUpdated == [] && merge.sessionsSkipped == [])
+        #expect(try value(s.target, "SELECT count(*) FROM background_jobs WHERE id = 'new-job'").int64 == 1)
+        // X and Y, which `replace` would take from the archive, are untouched.
+        #expect(try value(s.target, "SELECT name FROM sessions WHERE id = ?", [.text(s.x)]).string != "renamed in archive")
+        #expect(try value(s.target, "SELECT name FROM sessions WHERE id = ?", [.text(s.y)]).string != "older in archive")
+        #expect(try counts(s.target)["sessions"] == before["sessions"]! + 1)
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: s.target))
+        options.sessions = [s.x, "no-such-session"]
+        let error = #expect(throws: BackupError.self) { try Importer().run(options) }
+        #expect(error?.code == .noInput)
+        #expect(error?.message.contains("no-such-session") == true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.target)) == bytes)
+        withExtendedLifetime(s.dir) {}
+    }
+
     @Test func mergingTwiceAddsNothingTheSecondTime() throws {
         let s = try scenario()
         _ = try Importer().run(mergeOptions(s.archive, into: s.target, policy: .replace))
