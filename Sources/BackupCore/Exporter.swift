@@ -76,6 +76,11 @@ public struct Exporter: Sendable {
             let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
             let finalPath = destination.path
             let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
+            // A folder named as one (`backups/`) is created when missing, private to this user, as `run`
+            // creates its output folder; a file name in a missing folder stays an error (a typo, likely).
+            if let output = options.output, output.hasSuffix("/"), !FileSystem.exists(outputDirectory) {
+                try FileSystem.makeFolder(outputDirectory, doing: "creating the output folder")
+            }
             guard FileSystem.isDirectory(outputDirectory) else {
                 if FileSystem.exists(outputDirectory) {
                     throw BackupError(.cantCreate, "cannot write \(finalPath): \(outputDirectory) is a file, not a folder")

@@ -249,6 +249,8 @@ public struct Importer: Sendable {
                 if let safety = safetyArchive { FileSystem.remove(safety) }
                 safetyArchive = nil
                 outcome.targetMigrations = []
+                // Sessions the policy took from the archive held nothing new: they are as they were.
+                outcome.sessionsSkipped = (outcome.sessionsSkipped + outcome.sessionsUpdated).sorted()
                 outcome.sessionsUpdated = []
             }
             try db.detach("src")

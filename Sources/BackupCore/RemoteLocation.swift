@@ -2,6 +2,7 @@ import BackupStore
 import Foundation
 
 /// A remote location given on the command line, optionally ending in an archive's name (`*.tar.zst`):
+/// - a folder on this machine (`/mnt/nas/ptc/`, `offsite/`, `file:///mnt/nas/ptc/`);
 /// - `webdav+https://host/path` or `webdav+http://...`: credentials from `PTC_WEBDAV_USER`/`PTC_WEBDAV_PASSWORD`,
 ///   else `~/.netrc`;
 /// - `s3://bucket/prefix`: credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
@@ -33,6 +34,13 @@ public struct RemoteLocation: Sendable {
             (store, objectName) = try Self.s3(text, options: options, environment: environment)
             return
         }
+        if let folder = Self.localPath(text) {
+            // A folder on this machine (a mounted disk, a synced folder): the same store contract, no network.
+            let (path, object) = Self.splitArchiveName(folder)
+            store = LocalStore(root: path.isEmpty ? "." : path)
+            objectName = object
+            return
+        }
         guard Self.isRemote(text), var components = URLComponents(string: String(text.dropFirst("webdav+".count))),
               let host = components.host, !host.isEmpty else {
             throw BackupError(.usage, "invalid remote '\(text)': use webdav+https://host/path, webdav+http://host/path or s3://bucket/prefix")
@@ -48,6 +56,14 @@ public struct RemoteLocation: Sendable {
         webdav.verifyTLS = !options.insecure
         store = webdav
         objectName = object
+    }
+
+    /// A local path: `file:///path`, or text that names no remote (absolute, relative, no `scheme:`).
+    static func localPath(_ text: String) -> String? {
+        if text.hasPrefix("file://") { return String(text.dropFirst("file://".count)).removingPercentEncoding }
+        guard !isRemote(text), !text.isEmpty else { return nil }
+        if text.hasPrefix("/") || text.hasPrefix(".") || !text.contains(":") { return text }
+        return nil
     }
 
     /// `folder/name.tar.zst` → (`folder`, `name.tar.zst`); anything else is all folder.

@@ -110,11 +110,14 @@ public struct Transfers: Sendable {
         }
         if FileSystem.exists(destination) { throw BackupError(.cantCreate, "cannot write \(destination): a file of that name already exists") }
         let folder = (destination as NSString).deletingLastPathComponent
-        guard FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
+        // A folder named as one (`restore/`) is created once the archive is known to be there, as export does.
+        let createsFolder = output?.hasSuffix("/") == true && !FileSystem.exists(folder)
+        guard createsFolder || FileSystem.isDirectory(folder.isEmpty ? "." : folder) else {
             throw BackupError(.cantCreate, "cannot write \(destination): the folder \(folder) does not exist")
         }
         let stored = try Self.mapped { try location.store.stat(name) }
         guard stored != nil else { throw BackupError(.noInput, "\(name) is not on \(location.store)") }
+        if createsFolder { try FileSystem.makeFolder(folder, doing: "creating the download folder") }
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
         try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
         _ = try ArchiveContents.manifest(of: download.path)

@@ -123,7 +123,7 @@ public struct LocalStore: RemoteStore {
         let output: FileDescriptor
         do {
             output = try FileDescriptor.open(FilePath(destination), .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                             permissions: [.ownerReadWrite, .groupReadWrite, .otherReadWrite])
+                                             permissions: [.ownerReadWrite])  // archives are private
         } catch {
             throw StoreError.file(error, doing: doing, path: destination, creating: true)
         }

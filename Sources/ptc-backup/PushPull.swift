@@ -67,20 +67,23 @@ extension PTCBackup {
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("The archive.", valueName: "file"))
+        @Argument(help: ArgumentHelp("The archive; DIR/latest: the newest archive in DIR.", valueName: "file"))
         var file: String
 
-        @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "remote"))
+        @Argument(help: ArgumentHelp("The remote folder: webdav+https://host/path/, s3://bucket/prefix/, NAME: or a local folder.", valueName: "remote"))
         var remote: String
+
+        @OptionGroup(title: "latest") var latest: LatestOptions
 
         @Flag(help: "Replace an archive of the same name but different content on the remote (otherwise exit 73).")
         var overwrite = false
 
         func run() throws {
             try Console.run("push", global) { _ in
-                _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
                 let target = try remoteOptions.named(remote)
                 let transfers = target.transfers(global, bucketMustExist: true)
+                let file = try latest.resolve(file, transfers)
+                _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
                 // The lock object goes where the archive will: it creates no bucket the push would not.
                 let lock = try RemoteLock.acquire(target.url, options: transfers.options, command: "push", wait: locking.duration,
                                                   environment: target.environment)

@@ -58,6 +58,37 @@ import Testing
         #expect(dir.contents().contains { $0.hasPrefix("plantocode-") && $0.hasSuffix("-full.tar.zst") })
     }
 
+    /// `--output new/folder/` (a folder by its trailing slash) is created, private (0700); a file name in a
+    /// missing folder is still 73 (above).
+    @Test func anOutputFolderNamedAsOneIsCreated() throws {
+        let dir = TemporaryDirectory("cli")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        let result = try ptc(["export", "--db", fixture.path, "--output", dir.file("new/backups") + "/", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("new/backups")).contains { $0.hasSuffix("-full.tar.zst") })
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("new/backups"))[.posixPermissions] as? Int
+        #expect(mode == 0o700)
+    }
+
+    /// A folder on this machine is a remote like any other: push (of `DIR/latest` too) creates it, the copy
+    /// is private, a second push is a no-op, pull and list read it.
+    @Test func aLocalFolderIsARemote() throws {
+        let dir = TemporaryDirectory("cli")
+        let fixture = try Fixtures.database(in: dir, bytes: 100_000)
+        #expect(try ptc(["export", "--db", fixture.path, "--output", dir.file("backups") + "/", "--quiet"]).status == 0)
+        let push = try ptc(["push", dir.file("backups/latest"), dir.file("offsite") + "/"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.file("offsite")).first { $0.hasSuffix("-full.tar.zst") })
+        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("offsite/" + name))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let again = try ptc(["push", dir.file("backups/latest"), "file://" + dir.file("offsite") + "/"])
+        #expect(again.status == 0 && again.stdout.contains("Already there"), "\(again.stdout)\(again.stderr)")
+        let pull = try ptc(["pull", dir.file("offsite/latest"), "--output", dir.file("got") + "/"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("got/" + name))) == Data(contentsOf: URL(fileURLWithPath: dir.file("offsite/" + name))))
+        #expect(try ptc(["list", dir.file("offsite")]).stdout.contains(name))
+    }
+
     @Test func failuresGiveOneLineAndTheRightCode() throws {
         let dir = TemporaryDirectory("cli")
         let fixture = try Fixtures.database(in: dir, bytes: 100_000)

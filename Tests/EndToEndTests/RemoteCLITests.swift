@@ -42,9 +42,10 @@ import Testing
         #expect(report.archives.map(\.name) == [(archive as NSString).lastPathComponent])
         #expect(report.archives.first?.kind == .full)
 
-        // The same with ~/.netrc; a folder that does not exist is refused first.
-        #expect(try ptc(["pull", remote + (archive as NSString).lastPathComponent, "--output", dir.file("down") + "/"], env: credentials).status == 73)
-        try FileManager.default.createDirectory(atPath: dir.file("down"), withIntermediateDirectories: false)
+        // The same with ~/.netrc; a file in a folder that does not exist is refused first; a folder named as
+        // one (`down/`) is created.
+        #expect(try ptc(["pull", remote + (archive as NSString).lastPathComponent, "--output", dir.file("nowhere/x.tar.zst")], env: credentials).status == 73)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("nowhere")))
         try "machine 127.0.0.1\n  login \(server.user)\n  password \(server.password)\n".write(toFile: dir.file("netrc"), atomically: true, encoding: .utf8)
         let pull = try ptc(["pull", remote + (archive as NSString).lastPathComponent, "--output", dir.file("down") + "/"],
                            env: ["NETRC": dir.file("netrc")])
