@@ -46,7 +46,18 @@ public final class ZstdCompressor {
         try run(input, directive: ZSTD_e_continue, sink: sink)
     }
 
-    /// Ends the frame, flushing everything to `sink`.
+    /// Declares the size of the frame about to start, written into its header (readers then know each
+    /// frame's size without decompressing it). Call before the frame's first byte; zstd refuses a frame whose
+    /// content then differs in size.
+    public func pledgeFrameSize(_ size: Int64) throws(ArchiveError) {
+        let rc = ZSTD_CCtx_setPledgedSrcSize(context, UInt64(size))
+        if ZSTD_isError(rc) != 0 {
+            throw ArchiveError(code: -1, errno: 0, message: "zstd refused a frame size of \(size): \(String(cString: ZSTD_getErrorName(rc)))", context: name)
+        }
+    }
+
+    /// Ends the frame, flushing everything to `sink`. Compressing more afterwards starts a new, independent
+    /// frame with the same parameters.
     public func finish(sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end, sink: sink)
     }
