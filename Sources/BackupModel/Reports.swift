@@ -375,3 +375,30 @@ public struct RunReport: Codable, Sendable {
         return report
     }
 }
+
+/// `sessions`: the sessions of a database, an archive or a remote archive, newest first.
+public struct SessionsReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
+    public var command = "sessions"
+    /// The database read (a live database), or nil.
+    public var database: String?
+    /// The archive read (a path or a URL), or nil.
+    public var archive: String?
+    /// Sessions shown (after --project, --search, --since and --limit), newest first.
+    public var sessions: [Manifest.Session]
+    public var sessionCount: Int
+    /// Sessions in the database or archive before any filter.
+    public var totalSessionCount: Int
+    /// The length at which every session id of the source has a prefix of its own (8 or more): what
+    /// the text listing shows, and what any command accepts for an id.
+    public var idPrefixLength: Int
+
+    public init(database: String?, archive: String?, sessions: [Manifest.Session], totalSessionCount: Int, idPrefixLength: Int) {
+        self.database = database
+        self.archive = archive
+        self.sessions = sessions
+        self.sessionCount = sessions.count
+        self.totalSessionCount = totalSessionCount
+        self.idPrefixLength = idPrefixLength
+    }
+}

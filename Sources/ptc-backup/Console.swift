@@ -205,6 +205,55 @@ enum Console {
         return cut + "…" + String(repeating: " ", count: max(0, width - used - 1))
     }
 
+    /// Like ``column(_:_:)``, but a text too long loses its start (`…/code/app`): for paths, whose end says most.
+    static func leftColumn(_ raw: String, _ width: Int) -> String {
+        let text = printable(raw)
+        let used = displayWidth(of: text)
+        guard used > width else { return text + String(repeating: " ", count: width - used) }
+        var kept: [Character] = []
+        var keptWidth = 0
+        for character in text.reversed() {
+            let w = displayWidth(character)
+            if keptWidth + w > width - 1 { break }
+            kept.append(character)
+            keptWidth += w
+        }
+        return String(repeating: " ", count: max(0, width - keptWidth - 1)) + "…" + String(kept.reversed())
+    }
+
+    /// The width lines on stdout may take: `COLUMNS` when set, else the terminal's (the corresponding C call
+    /// is `ioctl(TIOCGWINSZ)`); nil when stdout is not a terminal (a pipe or file gets whole lines).
+    static func terminalWidth() -> Int? {
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        guard isatty(STDOUT_FILENO) == 1 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
+    /// An ISO 8601 UTC time for people: "just now", "5m ago", "3h ago", "2d ago" within the last week,
+    /// else the local date and time (`2026-11-20 14:03`); "-" for none.
+    static func when(_ iso: String?, now: Date = Date()) -> String {
+        guard let iso, let date = isoFormatter.date(from: iso) else { return iso ?? "-" }
+        let seconds = now.timeIntervalSince(date)
+        switch seconds {
+        case 0..<60: return "just now"
+        case 60..<3600: return "\(Int(seconds / 60))m ago"
+        case 3600..<86_400: return "\(Int(seconds / 3600))h ago"
+        case 86_400..<(7 * 86_400): return "\(Int(seconds / 86_400))d ago"
+        default: return localFormatter.string(from: date)
+        }
+    }
+
+    nonisolated(unsafe) private static let isoFormatter = ISO8601DateFormatter()
+    nonisolated(unsafe) private static let localFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = .current
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter
+    }()
+
     static func displayWidth<S: StringProtocol>(of text: S) -> Int { text.reduce(0) { $0 + displayWidth($1) } }
 
     static func displayWidth(_ character: Character) -> Int {
