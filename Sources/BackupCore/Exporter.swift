@@ -48,6 +48,8 @@ public struct ExportOptions: Sendable {
 
 /// The outcome of an export: the archive, or nothing when the selection matched no session.
 public struct ExportResult: Sendable {
+    /// The database read.
+    public var database: String?
     public var archivePath: String?
     public var manifest: Manifest?
     public var bytes: Int64?
@@ -139,7 +141,7 @@ public struct Exporter: Sendable {
                 guard let result = try snapshotter.partial(from: source, selection: rows, to: snapshotPath) else {
                     logger.info("nothing to export: nothing matches the selection")
                     withExtendedLifetime(snapshot) {}
-                    return ExportResult()
+                    return ExportResult(database: sourcePath)
                 }
                 try? source.close()
                 phaseDone("snapshot")
@@ -158,7 +160,7 @@ public struct Exporter: Sendable {
             }
             withExtendedLifetime(snapshot) {}
             logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
-            return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
+            return ExportResult(database: sourcePath, archivePath: publishedPath, manifest: manifest, bytes: bytes)
         }
     }
 

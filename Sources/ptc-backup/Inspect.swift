@@ -25,11 +25,7 @@ extension PTCBackup {
                 let manifest = try ArchiveContents.manifest(of: archive)
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int64) ?? nil
                 let report = InspectReport(archive: archive, bytes: bytes ?? 0, manifest: manifest)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
-                    render(report)
-                }
+                Console.emit(report, global) { render(report) }
             }
         }
 

@@ -30,9 +30,7 @@ extension PTCBackup {
                 let report = RemoteLocation.isRemote(target.url)
                     ? try target.transfers(global, bucketMustExist: true).list(target.url, environment: target.environment)
                     : try Lister().list(location)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                Console.emit(report, global) {
                     guard !report.archives.isEmpty else {
                         Console.out("No archives in \(location).")
                         return
@@ -48,7 +46,7 @@ extension PTCBackup {
             let rows: [[String]] = archives.map { item in
                 let parsed = ArchiveName(parsing: item.name)
                 return [Console.when(item.createdAt, now: now), item.kind?.rawValue ?? parsed?.kind ?? "?",
-                        item.host ?? parsed?.host ?? "?", Console.bytes(item.bytes), item.sessions.map(String.init) ?? "-",
+                        item.host ?? parsed?.host ?? "?", Console.bytes(item.bytes), item.sessionCount.map(String.init) ?? "-",
                         item.name + (item.problem.map { "  (unreadable: \($0))" } ?? "")]
             }
             let header = ["CREATED", "KIND", "HOST", "SIZE", "SESSIONS", "NAME"]

@@ -32,6 +32,10 @@ struct PTCBackup: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
+            if code != .success {
+                Console.printUsageError(self.message(for: error), code: code.rawValue, arguments: Array(CommandLine.arguments.dropFirst()),
+                                        commands: configuration.subcommands.map { $0._commandName })
+            }
             if !message.isEmpty {
                 for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
                     code == .success ? Console.out(String(line)) : Console.errorLine(String(line))

@@ -71,11 +71,7 @@ extension PTCBackup {
                 } else {
                     report = try listing.database(db, query: query)
                 }
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
-                    render(report, width: Console.terminalWidth(), now: query.now)
-                }
+                Console.emit(report, global) { render(report, width: Console.terminalWidth(), now: query.now) }
             }
         }
 

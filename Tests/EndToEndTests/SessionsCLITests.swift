@@ -42,7 +42,7 @@ import Testing
         let known = try Self.known("sessions-live")
         let json = try ptc(["sessions", "--db", known.path, "--json"])
         #expect(json.status == 0, "\(json.stderr)")
-        let listed = try report(SessionsReport.self, json.stdout)
+        let listed = try jsonResult(SessionsReport.self, json.stdout)
         #expect(listed.sessions.map(\.id) == known.ids)
         #expect(listed.sessionCount == known.ids.count && listed.totalSessionCount == known.ids.count)
         #expect(listed.database == known.path && listed.archive == nil)
@@ -68,7 +68,7 @@ import Testing
         func ids(_ arguments: [String]) throws -> [String] {
             let result = try ptc(["sessions", "--db", known.path, "--json"] + arguments)
             #expect(result.status == 0, "\(arguments): \(result.stderr)")
-            return try report(SessionsReport.self, result.stdout).sessions.map(\.id)
+            return try jsonResult(SessionsReport.self, result.stdout).sessions.map(\.id)
         }
         #expect(try ids(["--search", "login"]).first == known.ids[0])          // name, any case
         #expect(try ids(["--search", "login"]).allSatisfy { known.ids.firstIndex(of: $0)! % 4 == 0 })
@@ -90,10 +90,10 @@ import Testing
         let archive = known.dir.file("a.tar.zst")
         let export = try ptc(["export", "--db", known.path, "--output", archive, "--quiet"])
         #expect(export.status == 0, "\(export.stderr)")
-        let fromDatabase = try report(SessionsReport.self, try ptc(["sessions", "--db", known.path, "--json"]).stdout)
+        let fromDatabase = try jsonResult(SessionsReport.self, try ptc(["sessions", "--db", known.path, "--json"]).stdout)
         let local = try ptc(["sessions", archive, "--json", "--search", "login"])
         #expect(local.status == 0, "\(local.stderr)")
-        let fromArchive = try report(SessionsReport.self, local.stdout)
+        let fromArchive = try jsonResult(SessionsReport.self, local.stdout)
         #expect(fromArchive.archive == archive && fromArchive.database == nil)
         #expect(fromArchive.sessions.map(\.id) == fromDatabase.sessions.filter { $0.name.contains("LOGIN") }.map(\.id))
         #expect(fromArchive.sessions.first?.bytes == fromDatabase.sessions.first?.bytes)
@@ -105,7 +105,7 @@ import Testing
         #expect(push.status == 0, "\(push.stderr)")
         let remote = try ptc(["sessions", folder + "a.tar.zst", "--json", "--limit", "1"], extra: credentials)
         #expect(remote.status == 0, "\(remote.stderr)")
-        let fromRemote = try report(SessionsReport.self, remote.stdout)
+        let fromRemote = try jsonResult(SessionsReport.self, remote.stdout)
         #expect(fromRemote.sessions.map(\.id) == [known.ids[0]])
         #expect(fromRemote.totalSessionCount == known.ids.count)
         let missing = try ptc(["sessions", folder + "missing.tar.zst"], extra: credentials)
@@ -146,7 +146,7 @@ import Testing
             try db.execute("DROP TABLE temp.copy")
         }
         try db.close()
-        let listed = try report(SessionsReport.self, try ptc(["sessions", "--db", known.path, "--json"]).stdout)
+        let listed = try jsonResult(SessionsReport.self, try ptc(["sessions", "--db", known.path, "--json"]).stdout)
         #expect(listed.idPrefixLength == "abcdef012345-twin-".count + 1)
         let text = try ptc(["sessions", "--db", known.path, "--search", "twin"])
         #expect(text.stdout.contains("abcdef012345-twin-1 ") && text.stdout.contains("abcdef012345-twin-2 "))
@@ -156,7 +156,7 @@ import Testing
         let prefix = String(known.ids[1].prefix(8))
         let exported = try ptc(["export", "--db", known.path, "--session", prefix, "--output", out + "/one.tar.zst", "--json"])
         #expect(exported.status == 0, "\(exported.stderr)")
-        let manifest = try report(InspectReport.self, try ptc(["inspect", out + "/one.tar.zst", "--json"]).stdout).manifest
+        let manifest = try jsonResult(InspectReport.self, try ptc(["inspect", out + "/one.tar.zst", "--json"]).stdout).manifest
         #expect(manifest.selection?.sessionIDs == [known.ids[1]], "the manifest records the whole id")
         #expect(manifest.sessions.map(\.id) == [known.ids[1]])
 
