@@ -1,5 +1,6 @@
 import BackupModel
 import BackupSQLite
+import Foundation
 
 /// What the database at hand actually holds, read from the file itself (never assumed from Schema/).
 struct DatabaseFacts {
@@ -41,22 +42,44 @@ struct DatabaseFacts {
         return (app, schema)
     }
 
-    /// A summary of every session: name, project, job count and dates.
-    static func sessionSummaries(_ connection: Connection, facts: DatabaseFacts) throws(SQLiteError) -> [Manifest.Session] {
+    /// A summary of every session: name, project, dates, its jobs and their terminals, its size in bytes
+    /// (the text of its row, its jobs and their terminals) and its task description, oldest first.
+    /// - Parameter descriptionLimit: characters of the task description to keep (nil: all of it).
+    static func sessionSummaries(_ connection: Connection, facts: DatabaseFacts,
+                                 descriptionLimit: Int? = Manifest.Session.descriptionLimit) throws(SQLiteError) -> [Manifest.Session] {
         guard facts.hasTable("sessions") else { return [] }
         let columns = Set(try columns(of: "sessions", in: connection))
-        func column(_ name: String) -> String { columns.contains(name) ? name : "NULL" }
-        let jobs = facts.hasTable("background_jobs")
-            ? "(SELECT count(*) FROM background_jobs j WHERE j.session_id = s.id)" : "0"
+        func column(_ name: String) -> String { columns.contains(name) ? "s.\(name)" : "NULL" }
+        // octet_length (SQLite 3.43) counts bytes from the record header, without reading the text.
+        let length = Connection.libraryVersion.compare("3.43.0", options: .numeric) == .orderedAscending ? "length" : "octet_length"
+        func bytes(_ alias: String, _ table: String, _ wanted: [String], in present: Set<String>) -> String {
+            let parts = wanted.filter(present.contains).map { "coalesce(\(length)(\(alias).\($0)), 0)" }
+            return parts.isEmpty ? "0" : parts.joined(separator: " + ")
+        }
+        let jobColumns = facts.hasTable("background_jobs") ? Set(try Self.columns(of: "background_jobs", in: connection)) : []
+        let terminalColumns = facts.hasTable("terminal_sessions") ? Set(try Self.columns(of: "terminal_sessions", in: connection)) : []
+        let hasJobs = jobColumns.contains("session_id")
+        let hasTerminals = hasJobs && terminalColumns.contains("job_id")
+        let jobs = hasJobs ? "(SELECT count(*) FROM background_jobs j WHERE j.session_id = s.id)" : "0"
+        let terminals = hasTerminals
+            ? "(SELECT count(*) FROM terminal_sessions t JOIN background_jobs j ON t.job_id = j.id WHERE j.session_id = s.id)" : "0"
+        let ownBytes = bytes("s", "sessions", ["name", "task_description", "included_files", "force_excluded_files",
+                                               "merge_instructions", "video_analysis_prompt"], in: columns)
+        let jobBytes = hasJobs ? "coalesce((SELECT sum(\(bytes("j", "background_jobs", ["prompt", "response", "metadata", "system_prompt_template", "error_message"], in: jobColumns))) FROM background_jobs j WHERE j.session_id = s.id), 0)" : "0"
+        let terminalBytes = hasTerminals ? "coalesce((SELECT sum(\(bytes("t", "terminal_sessions", ["output_log", "output_snapshot", "environment_vars"], in: terminalColumns))) FROM terminal_sessions t JOIN background_jobs j ON t.job_id = j.id WHERE j.session_id = s.id), 0)" : "0"
         let sql = """
-            SELECT s.id, \(column("name")), \(column("project_directory")), \(jobs), \(column("created_at")), \(column("updated_at"))
+            SELECT s.id, \(column("name")), \(column("project_directory")), \(jobs), \(column("created_at")), \(column("updated_at")),
+                   \(terminals), \(ownBytes) + \(jobBytes) + \(terminalBytes), \(column("task_description"))
             FROM sessions s ORDER BY \(columns.contains("created_at") ? Timestamp.secondsSQL("s.created_at") : "NULL"), s.id
             """
         return try connection.rows(sql).map { row in
-            Manifest.Session(id: row[0].string ?? "", name: row[1].string ?? "", projectDirectory: row[2].string ?? "",
-                             jobs: row[3].int64 ?? 0,
-                             createdAt: row[4].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
-                             updatedAt: row[5].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) })
+            var description = row[8].string
+            if let limit = descriptionLimit, let text = description, text.count > limit { description = String(text.prefix(limit)) }
+            return Manifest.Session(id: row[0].string ?? "", name: row[1].string ?? "", projectDirectory: row[2].string ?? "",
+                                    jobs: row[3].int64 ?? 0,
+                                    createdAt: row[4].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
+                                    updatedAt: row[5].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
+                                    terminals: row[6].int64 ?? 0, bytes: row[7].int64 ?? 0, taskDescription: description)
         }
     }
 

@@ -48,6 +48,8 @@ public struct ExportOptions: Sendable {
 
 /// The outcome of an export: the archive, or nothing when the selection matched no session.
 public struct ExportResult: Sendable {
+    /// The database read.
+    public var database: String?
     public var archivePath: String?
     public var manifest: Manifest?
     public var bytes: Int64?
@@ -139,15 +141,16 @@ public struct Exporter: Sendable {
                 try? source.close()
                 phaseDone("snapshot and pack")
             case .partial, .cleanup: // selected rows, copied into the snapshot, then packed
-                let rows: Snapshotter.RowSelection = options.jobs.map { .jobs($0) } ?? .sessions(options.selection, now: options.now)
+                let chosen = try Self.resolvingPrefixes(options.selection, in: source, path: sourcePath)
+                let rows: Snapshotter.RowSelection = options.jobs.map { .jobs($0) } ?? .sessions(chosen, now: options.now)
                 guard let result = try snapshotter.partial(from: source, selection: rows, to: snapshotPath) else {
                     logger.info("nothing to export: nothing matches the selection")
                     withExtendedLifetime(snapshot) {}
-                    return ExportResult()
+                    return ExportResult(database: sourcePath)
                 }
                 try? source.close()
                 phaseDone("snapshot")
-                var selection = Manifest.Selection(sessionIDs: options.selection.sessionIDs, projects: options.selection.projects,
+                var selection = Manifest.Selection(sessionIDs: chosen.sessionIDs, projects: options.selection.projects,
                                                    olderThan: options.selection.olderThan?.text,
                                                    cutoff: options.selection.cutoff(now: options.now))
                 if let jobs = options.jobs {
@@ -162,7 +165,17 @@ public struct Exporter: Sendable {
             }
             withExtendedLifetime(snapshot) {}
             logger.info("exported", metadata: ["archive.path": "\(publishedPath)", "archive.bytes": "\(bytes)"])
-            return ExportResult(archivePath: publishedPath, manifest: manifest, bytes: bytes)
+            return ExportResult(database: sourcePath, archivePath: publishedPath, manifest: manifest, bytes: bytes)
+        }
+    }
+
+    /// `selection` with session id prefixes replaced by the ids they name in `source`.
+    /// - Throws: ``BackupError`` `usage` for an ambiguous prefix.
+    static func resolvingPrefixes(_ selection: SessionSelection, in source: Connection, path: String) throws -> SessionSelection {
+        do {
+            return try selection.resolvingPrefixes(in: source)
+        } catch let error as SQLiteError {
+            throw BackupError.sqlite(error, "reading the session ids", path: path)
         }
     }
 

@@ -145,9 +145,9 @@ public struct Importer: Sendable {
             if held.rows > 0 && !options.force && !options.dryRun {
                 throw BackupError(.usage, "\(target) holds \(held.sessions) sessions and \(held.rows) session rows; restoring replaces all of it (\(held.sessions) sessions with \(incomingSessions)): add --force (its content is saved as an archive beside it first)")
             }
-            var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
-                                      safetyArchive: nil, migrations: migrations, sessions: incomingSessions,
-                                      replacedSessions: held.sessions, tables: [])
+            var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, database: target, dryRun: options.dryRun,
+                                      safetyArchive: nil, migrations: migrations, sessions: outcome.manifest.sessions,
+                                      replacedSessionCount: held.sessions, tables: [])
             if let warning = outcome.manifest.foreignKeyWarning { report.warnings.append(warning) }
             guard !options.dryRun else {
                 report.tables = try check.wait()
@@ -260,9 +260,9 @@ public struct Importer: Sendable {
         }
         logger.info("merged", metadata: ["db.path": "\(target)", "merge.added": "\(outcome.sessionsAdded.count)",
                                          "merge.updated": "\(outcome.sessionsUpdated.count)"])
-        var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, target: target, dryRun: options.dryRun,
-                                  safetyArchive: safetyArchive, migrations: migrations, sessions: manifest.sessions.count,
-                                  replacedSessions: 0, tables: tables)
+        var report = ImportReport(mode: options.mode.rawValue, archive: options.archivePath, database: target, dryRun: options.dryRun,
+                                  safetyArchive: safetyArchive, migrations: migrations, sessions: manifest.sessions,
+                                  replacedSessionCount: 0, tables: tables)
         report.merge = .init(onConflict: options.onConflict.rawValue, sessionsAdded: outcome.sessionsAdded,
                              sessionsUpdated: outcome.sessionsUpdated, sessionsSkipped: outcome.sessionsSkipped,
                              rowsInserted: outcome.inserted, rowsUpdated: outcome.updated, invalidRowsSkipped: outcome.invalidRows,

@@ -20,10 +20,10 @@ public struct Lister: Sendable {
                 do {
                     let manifest = try ArchiveContents.manifest(of: path)
                     items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,
-                                       sessions: manifest.sessions.count, host: manifest.source.host,
+                                       sessionCount: manifest.sessions.count, host: manifest.source.host,
                                        appVersion: manifest.source.appVersion, problem: nil))
                 } catch let error as BackupError {
-                    items.append(.init(name: name, bytes: bytes, createdAt: nil, kind: nil, sessions: nil, host: nil,
+                    items.append(.init(name: name, bytes: bytes, createdAt: nil, kind: nil, sessionCount: nil, host: nil,
                                        appVersion: nil, problem: error.message))
                 }
             }

@@ -201,7 +201,13 @@ struct Merger {
         if sessions.isEmpty {
             try db.execute("INSERT INTO temp.ptc_chosen SELECT id FROM src.sessions")
         } else {
-            for id in sessions { try db.execute("INSERT OR IGNORE INTO temp.ptc_chosen VALUES (?)", [.text(id)]) }
+            for given in sessions {
+                // A unique prefix (8+ characters) names its session, as everywhere else.
+                let id = try SessionSelection.resolve(given, in: "the archive") {
+                    try ids("SELECT id FROM src.sessions WHERE substr(id, 1, length(?1)) = ?1 LIMIT 20", db, [.text(given)])
+                }
+                try db.execute("INSERT OR IGNORE INTO temp.ptc_chosen VALUES (?)", [.text(id)])
+            }
             let missing = try ids("SELECT id FROM temp.ptc_chosen WHERE id NOT IN (SELECT id FROM src.sessions) ORDER BY id", db)
             if !missing.isEmpty {
                 throw BackupError(.noInput, "the archive has no session \(missing.joined(separator: ", ")); `ptc-backup inspect ARCHIVE` lists its sessions")
@@ -323,8 +329,8 @@ struct Merger {
         }
     }
 
-    private func ids(_ sql: String, _ db: Connection) throws -> [String] {
-        try db.rows(sql).compactMap { $0[0].string }
+    private func ids(_ sql: String, _ db: Connection, _ arguments: [SQLValue] = []) throws -> [String] {
+        try db.rows(sql, arguments).compactMap { $0[0].string }
     }
 
     /// Runs a bulk statement. When a row breaks one of the target's constraints, runs it again row by

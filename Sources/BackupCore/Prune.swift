@@ -148,7 +148,6 @@ public struct Pruner: Sendable {
         var report = report
         let failure = BackupError(cause.code, message, cause: cause)
         report.stoppedBy = failure.message
-        report.exitCode = failure.code.rawValue
         return PruneOutcome(report: report, failure: failure)
     }
 }

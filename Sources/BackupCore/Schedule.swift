@@ -160,8 +160,6 @@ public struct ScheduleUnits: Sendable {
 
 /// What `schedule` did: the files written or removed, the commands run (or to run), and what is installed.
 public struct ScheduleReport: Codable, Sendable {
-    public var schemaVersion = 1
-    public var command = "schedule"
     public var action: String
     public var dryRun: Bool
     /// Files written (with their text when `dryRun`) or removed.

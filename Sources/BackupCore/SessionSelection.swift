@@ -1,3 +1,4 @@
+import BackupModel
 import BackupSQLite
 import Foundation
 
@@ -66,6 +67,38 @@ public struct SessionSelection: Sendable, Equatable {
             try db.execute("DELETE FROM temp.ptc_selected WHERE id NOT IN (SELECT s.id FROM \(s) s WHERE \(old))", [.integer(cutoff)])
         }
         return Int(try db.scalar("SELECT count(*) FROM temp.ptc_selected").int64 ?? 0)
+    }
+
+    /// The selection with every id given as a prefix (``SessionIDs``: 8 characters or more) replaced by the
+    /// one session id of `schemaName` it starts; ids that match nothing are kept as given, for
+    /// ``resolve(in:schemaName:facts:now:)`` to name.
+    /// - Throws: ``BackupError`` `usage` for a prefix several sessions share, listing them.
+    public func resolvingPrefixes(in db: Connection, schemaName: String = "main") throws -> SessionSelection {
+        guard !sessionIDs.isEmpty,
+              try db.scalar("SELECT count(*) FROM \(schemaName).sqlite_schema WHERE type = 'table' AND name = 'sessions'").int64 == 1 else {
+            return self
+        }
+        var resolved = self
+        resolved.sessionIDs = try sessionIDs.map { given in
+            try Self.resolve(given, in: "the database") {
+                try db.rows("SELECT id FROM \(schemaName).sessions WHERE substr(id, 1, length(?1)) = ?1 LIMIT 20",
+                            [.text(given)]).compactMap { $0[0].string }
+            }
+        }
+        return resolved
+    }
+
+    /// The one session id `given` names among `candidates` (the ids starting with it; more are ignored),
+    /// or `given` itself when none does (the caller's not-found error names it).
+    /// - Throws: ``BackupError`` `usage` naming the candidates when several share the prefix.
+    public static func resolve(_ given: String, in place: String, candidates: () throws -> [String]) throws -> String {
+        switch SessionIDs.match(given, among: try candidates()) {
+        case .one(let id): return id
+        case .none: return given
+        case .ambiguous(let ids):
+            let shown = ids.prefix(10).joined(separator: ", ")
+            throw BackupError.usage("session id '\(given)' is ambiguous: \(ids.count >= 20 ? "20 or more" : String(ids.count)) sessions in \(place) start with it (\(shown)\(ids.count > 10 ? ", …" : "")); type more of it")
+        }
     }
 
     /// A project directory as stored: no trailing slash (except the root).

@@ -163,7 +163,7 @@ public struct Transfers: Sendable {
             ListReport.Item(name: object.name, bytes: object.size,
                             createdAt: object.modified.map { Timestamp.iso8601(seconds: Int64($0.timeIntervalSince1970)) },
                             kind: ArchiveName(parsing: object.name).flatMap { Manifest.Kind(rawValue: $0.kind) },
-                            sessions: nil, host: nil, appVersion: nil, problem: nil)
+                            sessionCount: nil, host: nil, appVersion: nil, problem: nil)
         }.sorted(by: Lister.newestFirst)
         return ListReport(location: "\(location.store)", archives: items)
     }

@@ -83,13 +83,38 @@ public struct Manifest: Codable, Sendable, Equatable {
         /// ISO 8601 UTC; milliseconds in the source are recognised and converted.
         public var createdAt: String?
         public var updatedAt: String?
-        public init(id: String, name: String, projectDirectory: String, jobs: Int64, createdAt: String?, updatedAt: String?) {
+        /// Terminal sessions of the session's jobs. Absent in archives written before it existed.
+        public var terminals: Int64?
+        /// Bytes of the session's text: its own row's task description and file lists, its jobs' prompts,
+        /// responses and metadata, its terminals' output. An estimate of its share of the database.
+        /// Absent in archives written before it existed.
+        public var bytes: Int64?
+        /// The first ``descriptionLimit`` characters of the task description (what `sessions --search`
+        /// reads in an archive). Absent in archives written before it existed.
+        public var taskDescription: String?
+
+        /// How much of a task description a manifest keeps.
+        public static let descriptionLimit = 500
+
+        public init(id: String, name: String, projectDirectory: String, jobs: Int64, createdAt: String?, updatedAt: String?,
+                    terminals: Int64? = nil, bytes: Int64? = nil, taskDescription: String? = nil) {
             self.id = id
             self.name = name
             self.projectDirectory = projectDirectory
             self.jobs = jobs
             self.createdAt = createdAt
             self.updatedAt = updatedAt
+            self.terminals = terminals
+            self.bytes = bytes
+            self.taskDescription = taskDescription
+        }
+
+        /// The session with its task description cut to ``descriptionLimit`` characters.
+        public var shortened: Session {
+            guard let text = taskDescription, text.count > Self.descriptionLimit else { return self }
+            var copy = self
+            copy.taskDescription = String(text.prefix(Self.descriptionLimit))
+            return copy
         }
     }
 

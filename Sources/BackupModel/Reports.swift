@@ -1,33 +1,116 @@
 import Foundation
-/// The `--json` documents the commands print on stdout. Each carries `schemaVersion`; its
-/// JSON Schema is `Schema/json/report.v1.json`.
+/// The `--json` document every command prints on stdout: one ``Report`` envelope around the command's own
+/// result. Its JSON Schema is `Schema/json/report.v2.json` (`report.v1.json` describes the documents of
+/// version 1, which had no envelope).
 public enum ReportSchema {
-    public static let version = 1
+    public static let version = 2
+
+    /// The name of an exit code, for `error.code`: the sysexits meaning (`usage`, `noInput`, ...).
+    public static func codeName(_ exitCode: Int32) -> String {
+        switch exitCode {
+        case 0: "ok"
+        case 64: "usage"
+        case 65: "dataError"
+        case 66: "noInput"
+        case 69: "unavailable"
+        case 70: "software"
+        case 73: "cantCreate"
+        case 74: "ioError"
+        case 75: "temporaryFailure"
+        case 77: "noPermission"
+        case 78: "config"
+        case 129...192: "interrupted"
+        default: "failure"
+        }
+    }
 }
 
-public struct ExportReport: Codable, Sendable {
+/// The envelope of every `--json` document: the same keys for every command, on success and on failure.
+/// `result` is the command's own report (null when the command failed before it had one); `error` is
+/// null on success; `warnings` are what the user should know though nothing failed (also written to stderr).
+public struct Report<Result: Codable & Sendable>: Codable, Sendable {
+    public struct Failure: Codable, Sendable, Equatable {
+        /// ``ReportSchema/codeName(_:)`` of the exit code.
+        public var code: String
+        /// The one line also written to stderr.
+        public var message: String
+
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
     public var schemaVersion = ReportSchema.version
-    public var command = "export"
-    /// The archive written, or nil when nothing matched the selection.
+    public var command: String
+    public var ok: Bool
+    public var exitCode: Int32
+    public var error: Failure?
+    public var warnings: [String]
+    public var result: Result?
+
+    /// A success (`failure` nil) or a failure with the exit code and message given.
+    public init(command: String, result: Result?, warnings: [String] = [], failure: (exitCode: Int32, message: String)? = nil) {
+        self.command = command
+        self.result = result
+        self.warnings = warnings
+        self.ok = failure == nil
+        self.exitCode = failure?.exitCode ?? 0
+        self.error = failure.map { Failure(code: ReportSchema.codeName($0.exitCode), message: $0.message) }
+    }
+
+    enum CodingKeys: String, CodingKey { case schemaVersion, command, ok, exitCode, error, warnings, result }
+
+    /// Writes `error` and `result` as `null` when absent (every key is always there).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(schemaVersion, forKey: .schemaVersion)
+        try container.encode(command, forKey: .command)
+        try container.encode(ok, forKey: .ok)
+        try container.encode(exitCode, forKey: .exitCode)
+        try container.encode(error, forKey: .error)
+        try container.encode(warnings, forKey: .warnings)
+        try container.encode(result, forKey: .result)
+    }
+}
+
+/// The `result` of a command that failed before it had one (always null).
+public struct NoResult: Codable, Sendable {
+    public init() {}
+}
+
+/// `export`: the archive written (or, with `dryRun`, what it would hold).
+public struct ExportReport: Codable, Sendable {
+    /// The database read.
+    public var database: String
+    /// The archive written, or nil when nothing matched the selection (and always with `dryRun`).
     public var archive: String?
     public var kind: Manifest.Kind?
+    /// The archive's size; with `dryRun`, nil (see `estimatedBytes`).
     public var bytes: Int64?
-    public var sessions: Int
+    public var dryRun = false
+    /// With `dryRun`: about how large the archive would be (the selected rows' pages, compressed as
+    /// typical PlanToCode databases compress at the chosen level). An estimate, never a promise.
+    public var estimatedBytes: Int64?
+    /// The sessions in the archive (or that would be).
+    public var sessions: [Manifest.Session]
+    public var sessionCount: Int
+    /// Rows per table in the archive (or that would be).
     public var tables: [Manifest.Table]
     public var skippedTables: [String]
     public var seconds: Double
     public var message: String?
     /// With `--to`: where the archive was uploaded (the remote folder and the object's name).
     public var uploadedTo: String?
-    /// What the user should know though nothing failed (rows that break foreign keys, ...).
-    public var warnings: [String] = []
 
-    public init(archive: String?, kind: Manifest.Kind?, bytes: Int64?, sessions: Int,
+    public init(database: String, archive: String?, kind: Manifest.Kind?, bytes: Int64?, sessions: [Manifest.Session],
                 tables: [Manifest.Table], skippedTables: [String], seconds: Double, message: String?) {
+        self.database = database
         self.archive = archive
         self.kind = kind
         self.bytes = bytes
         self.sessions = sessions
+        self.sessionCount = sessions.count
         self.tables = tables
         self.skippedTables = skippedTables
         self.seconds = seconds
@@ -36,32 +119,31 @@ public struct ExportReport: Codable, Sendable {
 }
 
 public struct InspectReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command = "inspect"
     public var archive: String
     public var bytes: Int64
+    /// The manifest's sessions (as in `manifest`), with their count beside them as in every report.
+    public var sessions: [Manifest.Session]
+    public var sessionCount: Int
     public var manifest: Manifest
 
     public init(archive: String, bytes: Int64, manifest: Manifest) {
         self.archive = archive
         self.bytes = bytes
+        self.sessions = manifest.sessions
+        self.sessionCount = manifest.sessions.count
         self.manifest = manifest
     }
 }
 
 public struct VerifyReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command = "verify"
     public var archive: String
-    public var ok: Bool
-    /// One line per problem found; empty when `ok`.
+    /// One line per problem found; empty when the archive passed (the envelope's `ok`).
     public var problems: [String]
     public var entries: [Manifest.Entry]
     public var tables: [Manifest.Table]
 
-    public init(archive: String, ok: Bool, problems: [String], entries: [Manifest.Entry], tables: [Manifest.Table]) {
+    public init(archive: String, problems: [String], entries: [Manifest.Entry], tables: [Manifest.Table]) {
         self.archive = archive
-        self.ok = ok
         self.problems = problems
         self.entries = entries
         self.tables = tables
@@ -74,27 +156,27 @@ public struct ListReport: Codable, Sendable {
         public var bytes: Int64
         public var createdAt: String?
         public var kind: Manifest.Kind?
-        public var sessions: Int?
+        /// Sessions in the archive (from its manifest; nil for a remote folder, whose manifests are not read).
+        public var sessionCount: Int?
         public var host: String?
         public var appVersion: String?
         /// Set when the archive's manifest could not be read.
         public var problem: String?
 
-        public init(name: String, bytes: Int64, createdAt: String?, kind: Manifest.Kind?, sessions: Int?,
+        public init(name: String, bytes: Int64, createdAt: String?, kind: Manifest.Kind?, sessionCount: Int?,
                     host: String?, appVersion: String?, problem: String?) {
             self.name = name
             self.bytes = bytes
             self.createdAt = createdAt
             self.kind = kind
-            self.sessions = sessions
+            self.sessionCount = sessionCount
             self.host = host
             self.appVersion = appVersion
             self.problem = problem
         }
     }
 
-    public var schemaVersion = ReportSchema.version
-    public var command = "list"
+    /// The folder or remote folder listed.
     public var location: String
     public var archives: [Item]
 
@@ -104,42 +186,32 @@ public struct ListReport: Codable, Sendable {
     }
 }
 
-/// What `--json` prints when a command fails.
-public struct ErrorReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command: String
-    public var error: String
-    public var exitCode: Int32
-
-    public init(command: String, error: String, exitCode: Int32) {
-        self.command = command
-        self.error = error
-        self.exitCode = exitCode
-    }
-}
-
 public struct ImportReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command = "import"
     public var mode: String
     public var archive: String
-    public var target: String
+    /// The database imported into.
+    public var database: String
     public var dryRun: Bool
     /// The archive the target's previous content was saved to, when it had any.
     public var safetyArchive: String?
     /// Migrations applied to the archive's database on the way in.
     public var migrations: [String]
-    /// Sessions in the archive.
-    public var sessions: Int
+    /// The archive's sessions.
+    public var sessions: [Manifest.Session]
+    public var sessionCount: Int
     /// Sessions the target held before (all replaced by a restore).
-    public var replacedSessions: Int
+    public var replacedSessionCount: Int
     /// Row counts of the target after the import (or, with `dryRun`, what they would be).
     public var tables: [Manifest.Table]
     /// For `--mode merge`: what was added, updated, skipped.
     public var merge: MergeSummary?
     /// What the user should know though nothing failed (a restore that brings back rows breaking
-    /// foreign keys, orphans a merge left out, ...).
+    /// foreign keys, orphans a merge left out, ...): the envelope's `warnings`, not part of this result.
     public var warnings: [String] = []
+
+    enum CodingKeys: String, CodingKey {
+        case mode, archive, database, dryRun, safetyArchive, migrations, sessions, sessionCount, replacedSessionCount, tables, merge
+    }
 
     public struct MergeSummary: Codable, Sendable {
         public var onConflict: String
@@ -173,23 +245,22 @@ public struct ImportReport: Codable, Sendable {
         }
     }
 
-    public init(mode: String, archive: String, target: String, dryRun: Bool, safetyArchive: String?, migrations: [String],
-                sessions: Int, replacedSessions: Int, tables: [Manifest.Table]) {
+    public init(mode: String, archive: String, database: String, dryRun: Bool, safetyArchive: String?, migrations: [String],
+                sessions: [Manifest.Session], replacedSessionCount: Int, tables: [Manifest.Table]) {
         self.mode = mode
         self.archive = archive
-        self.target = target
+        self.database = database
         self.dryRun = dryRun
         self.safetyArchive = safetyArchive
         self.migrations = migrations
         self.sessions = sessions
-        self.replacedSessions = replacedSessions
+        self.sessionCount = sessions.count
+        self.replacedSessionCount = replacedSessionCount
         self.tables = tables
     }
 }
 
 public struct MigrateReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command = "migrate"
     public var database: String
     public var applied: [String]
     public var notApplicable: [String]
@@ -207,8 +278,6 @@ public struct MigrateReport: Codable, Sendable {
 
 /// What `cleanup` did (or, with `dryRun`, would do).
 public struct CleanupReport: Codable, Sendable {
-    public var schemaVersion = ReportSchema.version
-    public var command = "cleanup"
     public var database: String
     /// The app's rule that was applied, in words, with where its days came from.
     public var rule: String
@@ -311,8 +380,6 @@ public struct PruneReport: Codable, Sendable {
         }
     }
 
-    public var schemaVersion = ReportSchema.version
-    public var command = "prune"
     public var location: String
     /// The rules as flags, e.g. `--keep-daily 7 --keep-weekly 4`.
     public var policy: String
@@ -322,9 +389,9 @@ public struct PruneReport: Codable, Sendable {
     public var ignored: [Ignored]
     /// Leftovers older than 24 hours (removed unless `dryRun`).
     public var leftovers: [Leftover]
-    /// Set when the run stopped on a failure; the archives marked `deleted` are gone, the rest intact.
+    /// Set when the run stopped on a failure (the envelope's error); the archives marked `deleted` are
+    /// gone, the rest intact.
     public var stoppedBy: String?
-    public var exitCode: Int32?
 
     public init(location: String, policy: String, dryRun: Bool, archives: [Archive], ignored: [Ignored], leftovers: [Leftover]) {
         self.location = location
@@ -352,15 +419,14 @@ public struct RunReport: Codable, Sendable {
         }
     }
 
-    public var schemaVersion = ReportSchema.version
-    public var command = "run"
     public var profile: String
     public var steps: [Step] = []
     public var archives: [String] = []
     public var uploaded: [String] = []
     public var notified: [String] = []
     public var seconds: Double = 0
-    /// The worst step's exit code (0 when every step succeeded).
+    /// The worst step's exit code (0 when every step succeeded); the envelope's too. Kept here because this
+    /// report is also the record of the last run (`schedule list`).
     public var exitCode: Int32 = 0
     public var ok = true
 
@@ -373,5 +439,30 @@ public struct RunReport: Codable, Sendable {
         report.exitCode = steps.map(\.exitCode).max() ?? 0
         report.ok = report.exitCode == 0
         return report
+    }
+}
+
+/// `sessions`: the sessions of a database, an archive or a remote archive, newest first.
+public struct SessionsReport: Codable, Sendable {
+    /// The database read (a live database), or nil.
+    public var database: String?
+    /// The archive read (a path or a URL), or nil.
+    public var archive: String?
+    /// Sessions shown (after --project, --search, --since and --limit), newest first.
+    public var sessions: [Manifest.Session]
+    public var sessionCount: Int
+    /// Sessions in the database or archive before any filter.
+    public var totalSessionCount: Int
+    /// The length at which every session id of the source has a prefix of its own (8 or more): what
+    /// the text listing shows, and what any command accepts for an id.
+    public var idPrefixLength: Int
+
+    public init(database: String?, archive: String?, sessions: [Manifest.Session], totalSessionCount: Int, idPrefixLength: Int) {
+        self.database = database
+        self.archive = archive
+        self.sessions = sessions
+        self.sessionCount = sessions.count
+        self.totalSessionCount = totalSessionCount
+        self.idPrefixLength = idPrefixLength
     }
 }

@@ -91,11 +91,7 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let report = try Cleaner(logger: logger, progress: bar.handler).run(options, transfers: (target?.group ?? remoteOptions).transfers(global))
                 bar.finish()
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
-                    render(report)
-                }
+                Console.emit(report, global) { render(report) }
             }
         }
 

@@ -17,6 +17,7 @@ enum Console {
     /// Runs a command body: sets up logging and signals, maps every ``BackupError`` to its exit code
     /// and one line on stderr (or a JSON error document with `--json`).
     static func run(_ command: String, _ options: GlobalOptions, _ body: (Logger) throws -> Void) throws {
+        running.withLock { $0 = Running(command: command, json: options.json, printed: false) }
         let level: Logger.Level = options.quiet ? .error : options.verbose >= 2 ? .debug : options.verbose == 1 ? .info : .notice
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -39,11 +40,64 @@ enum Console {
         }
     }
 
-    /// For a command whose report (printed already, text or JSON) carries the failure: the error line on
-    /// stderr and the failure's exit code, without a second JSON document.
-    static func failAfterReport(_ error: BackupError, _ options: GlobalOptions) -> Never {
-        fail("", options, message: error.message, code: error.code.rawValue,
-             detail: options.verbose >= 2 ? error.expandedDescription : nil, reported: true)
+    /// What runs: the command's name for the JSON envelope, whether `--json` was given, and whether its
+    /// one document has been printed (a signal arriving afterwards prints no second one).
+    private struct Running: Sendable {
+        var command: String
+        var json: Bool
+        var printed: Bool
+    }
+
+    private static let running = Mutex(Running(command: "ptc-backup", json: false, printed: false))
+
+    /// Ends a command with its result: with `--json`, one ``Report`` envelope on stdout (carrying `warnings`
+    /// and the failure, if any); otherwise `text` renders the result on stdout, unless `--quiet`. Warnings
+    /// go to stderr either way (unless `--quiet`, or `warned`: printed already). With a `failure` (a command
+    /// whose result tells what went wrong: verify, prune), the error line goes to stderr and the process
+    /// exits with its code.
+    static func emit<R: Codable & Sendable>(_ result: R, _ options: GlobalOptions, warnings: [String] = [], warned: Bool = false,
+                                            failure: BackupError? = nil, text: () -> Void) {
+        if !warned { warn(warnings, options) }
+        if options.json {
+            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings,
+                                 failure: failure.map { ($0.code.rawValue, $0.message) }))
+        } else if !options.quiet {
+            text()
+        }
+        if let failure {
+            fail("", options, message: failure.message, code: failure.code.rawValue,
+                 detail: options.verbose >= 2 ? failure.expandedDescription : nil, reported: true)
+        }
+    }
+
+    /// Like ``emit(_:_:warnings:failure:text:)`` for a failure that is an exit code and a line (a `run`
+    /// step's): the envelope carries them; the line goes to stderr and the process exits with `code`.
+    static func emit<R: Codable & Sendable>(_ result: R, _ options: GlobalOptions, warnings: [String] = [], failing code: Int32,
+                                            message: String, text: () -> Void) -> Never {
+        if options.json {
+            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings, failure: (code, message)))
+        } else if !options.quiet {
+            text()
+        }
+        fail("", options, message: message, code: code, detail: nil, reported: true)
+    }
+
+    /// The one JSON document of this process (a second is never printed).
+    private static func printDocument<R: Codable & Sendable>(_ report: Report<R>) {
+        let first = running.withLock { state in
+            defer { state.printed = true }
+            return !state.printed
+        }
+        if first { printJSON(report) }
+    }
+
+    /// With `--json` in `arguments` (before any `--`), the envelope of a usage error the argument parser
+    /// found (exit 64) on stdout. The command is the first argument naming one of `commands`.
+    static func printUsageError(_ message: String, code: Int32, arguments: [String], commands: [String]) {
+        let options = arguments.prefix { $0 != "--" }
+        guard options.contains("--json") else { return }
+        let command = options.first { commands.contains($0) } ?? "ptc-backup"
+        printJSON(Report<NoResult>(command: command, result: nil, failure: (code, message)))
     }
 
     private static func fail(_ command: String, _ options: GlobalOptions, message: String, code: Int32, detail: String?,
@@ -52,7 +106,7 @@ enum Console {
         exitIfInterrupted()
         ProgressBar.clearLine()
         if options.json && !reported {
-            printJSON(ErrorReport(command: command, error: message, exitCode: code))
+            printDocument(Report<NoResult>(command: running.withLock { $0.command }, result: nil, failure: (code, message)))
         }
         Console.errorLine("ptc-backup: error: \(message)")
         for line in (detail ?? "").split(separator: "\n") { Console.errorLine(String(line)) }
@@ -104,6 +158,10 @@ enum Console {
         TemporaryFiles.shared.removeAll()
         RemoteLock.releaseAll()
         ProgressBar.clearLine()
+        if running.withLock({ $0.json }) {
+            printDocument(Report<NoResult>(command: running.withLock { $0.command }, result: nil,
+                                           failure: (128 + sig, "interrupted (signal \(sig)); temporary files removed")))
+        }
         Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
         exit(128 + sig)
     }
@@ -204,6 +262,55 @@ enum Console {
         }
         return cut + "…" + String(repeating: " ", count: max(0, width - used - 1))
     }
+
+    /// Like ``column(_:_:)``, but a text too long loses its start (`…/code/app`): for paths, whose end says most.
+    static func leftColumn(_ raw: String, _ width: Int) -> String {
+        let text = printable(raw)
+        let used = displayWidth(of: text)
+        guard used > width else { return text + String(repeating: " ", count: width - used) }
+        var kept: [Character] = []
+        var keptWidth = 0
+        for character in text.reversed() {
+            let w = displayWidth(character)
+            if keptWidth + w > width - 1 { break }
+            kept.append(character)
+            keptWidth += w
+        }
+        return String(repeating: " ", count: max(0, width - keptWidth - 1)) + "…" + String(kept.reversed())
+    }
+
+    /// The width lines on stdout may take: `COLUMNS` when set, else the terminal's (the corresponding C call
+    /// is `ioctl(TIOCGWINSZ)`); nil when stdout is not a terminal (a pipe or file gets whole lines).
+    static func terminalWidth() -> Int? {
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        guard isatty(STDOUT_FILENO) == 1 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
+    /// An ISO 8601 UTC time for people: "just now", "5m ago", "3h ago", "2d ago" within the last week,
+    /// else the local date and time (`2026-11-20 14:03`); "-" for none.
+    static func when(_ iso: String?, now: Date = Date()) -> String {
+        guard let iso, let date = isoFormatter.date(from: iso) else { return iso ?? "-" }
+        let seconds = now.timeIntervalSince(date)
+        switch seconds {
+        case 0..<60: return "just now"
+        case 60..<3600: return "\(Int(seconds / 60))m ago"
+        case 3600..<86_400: return "\(Int(seconds / 3600))h ago"
+        case 86_400..<(7 * 86_400): return "\(Int(seconds / 86_400))d ago"
+        default: return localFormatter.string(from: date)
+        }
+    }
+
+    nonisolated(unsafe) private static let isoFormatter = ISO8601DateFormatter()
+    nonisolated(unsafe) private static let localFormatter: DateFormatter = {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = .current
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter
+    }()
 
     static func displayWidth<S: StringProtocol>(of text: S) -> Int { text.reduce(0) { $0 + displayWidth($1) } }
 

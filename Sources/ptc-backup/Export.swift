@@ -60,6 +60,9 @@ extension PTCBackup {
         @Option(help: ArgumentHelp("Milliseconds to wait for a lock held by the app.", valueName: "ms"))
         var busyTimeout: Int32 = 5000
 
+        @Flag(help: "Show what would be exported (sessions, rows per table, estimated size); write nothing, take no lock.")
+        var dryRun = false
+
         @Option(help: ArgumentHelp("CPU scheduling niceness, 0 to 19: at 19 (the default) the running app's own work always comes first.",
                                    valueName: "n"))
         var nice: Int32 = 19
@@ -75,6 +78,7 @@ extension PTCBackup {
             if sessions.contains(where: \.isEmpty) { throw ValidationError("--session needs a session id") }
             if projects.contains(where: \.isEmpty) { throw ValidationError("--project needs a directory") }
             if keep && to == nil { throw ValidationError("--keep only applies with --to") }
+            if dryRun && (to != nil || keep) { throw ValidationError("--dry-run uploads nothing: leave out --to and --keep") }
             if let to, RemoteLocation.isRemote(to) {  // NAME: remotes are checked by run(), with the config file
                 do {
                     _ = try RemoteLocation(parsing: to, options: remoteOptions.options)
@@ -108,6 +112,21 @@ extension PTCBackup {
                 options.compressionLevel = level
                 if let threads { options.threads = threads }
                 options.busyTimeout = busyTimeout
+                if dryRun {
+                    let started = Date()
+                    let plan = try Exporter(logger: logger).plan(options)
+                    var report = ExportReport(database: plan.database, archive: nil, kind: plan.manifest.map { _ in plan.kind }, bytes: nil,
+                                              sessions: plan.manifest?.sessions ?? [], tables: plan.manifest?.tables ?? [],
+                                              skippedTables: plan.manifest?.skippedTables ?? [],
+                                              seconds: (Date().timeIntervalSince(started) * 1000).rounded() / 1000,
+                                              message: plan.manifest == nil ? "no session matches the selection; nothing would be written" : nil)
+                    report.dryRun = true
+                    report.estimatedBytes = plan.manifest == nil ? nil : plan.estimatedBytes
+                    Console.emit(report, global, warnings: plan.manifest?.foreignKeyWarning.map { [$0] } ?? []) {
+                        renderPlan(report, databaseBytes: plan.databaseBytes)
+                    }
+                    return
+                }
                 let bar = ProgressBar(options: global)
                 let started = Date()
                 let result = try Exporter(logger: logger, progress: bar.handler).export(options)
@@ -119,21 +138,36 @@ extension PTCBackup {
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }
                 let seconds = Date().timeIntervalSince(started)
-                var report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
-                                          sessions: result.manifest?.sessions.count ?? 0,
+                var report = ExportReport(database: result.database ?? db ?? "", archive: result.archivePath, kind: result.manifest?.kind,
+                                          bytes: result.bytes, sessions: result.manifest?.sessions ?? [],
                                           tables: result.manifest?.tables ?? [], skippedTables: result.manifest?.skippedTables ?? [],
                                           seconds: (seconds * 1000).rounded() / 1000,
                                           message: result.archivePath == nil ? "no session matches the selection; nothing written" : nil)
                 report.uploadedTo = uploadedTo
-                report.warnings = result.manifest?.foreignKeyWarning.map { [$0] } ?? []
                 if uploadedTo != nil && !keep { report.archive = nil }
-                Console.warn(report.warnings, global)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                Console.emit(report, global, warnings: result.manifest?.foreignKeyWarning.map { [$0] } ?? []) {
                     render(report, manifest: result.manifest)
                 }
             }
+        }
+
+        /// `--dry-run`: the sessions, the rows per table, the sizes; nothing was written.
+        private func renderPlan(_ report: ExportReport, databaseBytes: Int64) {
+            guard let kind = report.kind else {
+                Console.out("Nothing to export: no session matches the selection; nothing would be written.")
+                return
+            }
+            let jobs = report.tables.first { $0.name == "background_jobs" }?.rows ?? 0
+            Console.out("Would export \(report.database) (dry run; nothing written)")
+            Console.out("  \(kind.rawValue), \(report.sessionCount) sessions, \(jobs) jobs; database \(Console.bytes(databaseBytes)), archive about \(Console.bytes(report.estimatedBytes ?? 0)) at --level \(level)")
+            Console.out("  rows: " + report.tables.map { "\($0.name) \($0.rows)" }.joined(separator: ", "))
+            if !report.skippedTables.isEmpty { Console.out("  not included: \(report.skippedTables.joined(separator: ", "))") }
+            guard !report.sessions.isEmpty else { return }
+            let idWidth = SessionIDs.uniquePrefixLength(report.sessions.map(\.id))
+            for session in report.sessions.prefix(20) {
+                Console.out("  " + Console.column(String(session.id.prefix(idWidth)), idWidth + 2) + Console.column("\(session.jobs) jobs", 10) + session.name)
+            }
+            if report.sessions.count > 20 { Console.out("  … and \(report.sessions.count - 20) more (--json lists all)") }
         }
 
         private func render(_ report: ExportReport, manifest: Manifest?) {

@@ -126,37 +126,38 @@ extension PTCBackup {
                     report = try Importer(logger: logger, progress: bar.handler).run(options)
                 }
                 bar.finish()
-                Console.warn(report.warnings, global)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet, let merge = report.merge {
-                    let verb = report.dryRun ? "Would merge" : "Merged"
-                    Console.out("\(verb) \(report.archive) into \(report.target): \(merge.sessionsAdded.count) sessions added, \(merge.sessionsUpdated.count) updated, \(merge.sessionsSkipped.count) kept as they were (--on-conflict \(merge.onConflict))")
-                    if !report.migrations.isEmpty { Console.out("  archive migrated on the way in: \(report.migrations.joined(separator: ", "))") }
-                    if !merge.targetMigrations.isEmpty { Console.out("  target migrated first: \(merge.targetMigrations.joined(separator: ", "))") }
-                    for (old, new) in merge.remapped.sorted(by: { $0.key < $1.key }) { Console.out("  remapped \(old) -> \(new)") }
-                    let rows = merge.rowsInserted.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
-                    let updates = merge.rowsUpdated.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) ~\($0.value)" }
-                    if !(rows + updates).isEmpty { Console.out("  rows: " + (rows + updates).joined(separator: ", ")) }
-                    if !merge.invalidRowsSkipped.isEmpty {
-                        Console.out("  skipped \(merge.invalidRowsSkipped.count) row(s) the target refuses:")
-                        for row in merge.invalidRowsSkipped { Console.out("    \(row)") }
-                    }
-                    if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
-                    if !merge.tablesNotMerged.isEmpty { Console.out("  not merged (the target keeps its own): \(merge.tablesNotMerged.joined(separator: ", "))") }
-                    if !merge.columnsNotMerged.isEmpty { Console.out("  columns not merged (dropped by later app versions): \(merge.columnsNotMerged.joined(separator: ", "))") }
-                    if !merge.orphansLeftOut.isEmpty {
-                        Console.out("  left out \(merge.orphansLeftOut.count) row(s) whose parent is missing in the archive:")
-                        for row in merge.orphansLeftOut.prefix(20) { Console.out("    \(row)") }
-                        if merge.orphansLeftOut.count > 20 { Console.out("    … and \(merge.orphansLeftOut.count - 20) more (--json lists all)") }
-                    }
-                } else if !global.quiet {
-                    let verb = report.dryRun ? "Would restore" : "Restored"
-                    Console.out("\(verb) \(report.archive) into \(report.target): \(report.sessions) sessions, replacing \(report.replacedSessions)")
-                    if !report.migrations.isEmpty { Console.out("  migrated on the way in: \(report.migrations.joined(separator: ", "))") }
-                    if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
-                    Console.out("  " + report.tables.map { "\($0.name) \($0.rows)" }.joined(separator: ", "))
+                Console.emit(report, global, warnings: report.warnings) { render(report) }
+            }
+        }
+
+        private func render(_ report: ImportReport) {
+            if let merge = report.merge {
+                let verb = report.dryRun ? "Would merge" : "Merged"
+                Console.out("\(verb) \(report.archive) into \(report.database): \(merge.sessionsAdded.count) sessions added, \(merge.sessionsUpdated.count) updated, \(merge.sessionsSkipped.count) kept as they were (--on-conflict \(merge.onConflict))")
+                if !report.migrations.isEmpty { Console.out("  archive migrated on the way in: \(report.migrations.joined(separator: ", "))") }
+                if !merge.targetMigrations.isEmpty { Console.out("  target migrated first: \(merge.targetMigrations.joined(separator: ", "))") }
+                for (old, new) in merge.remapped.sorted(by: { $0.key < $1.key }) { Console.out("  remapped \(old) -> \(new)") }
+                let rows = merge.rowsInserted.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) +\($0.value)" }
+                let updates = merge.rowsUpdated.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) ~\($0.value)" }
+                if !(rows + updates).isEmpty { Console.out("  rows: " + (rows + updates).joined(separator: ", ")) }
+                if !merge.invalidRowsSkipped.isEmpty {
+                    Console.out("  skipped \(merge.invalidRowsSkipped.count) row(s) the target refuses:")
+                    for row in merge.invalidRowsSkipped { Console.out("    \(row)") }
                 }
+                if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
+                if !merge.tablesNotMerged.isEmpty { Console.out("  not merged (the target keeps its own): \(merge.tablesNotMerged.joined(separator: ", "))") }
+                if !merge.columnsNotMerged.isEmpty { Console.out("  columns not merged (dropped by later app versions): \(merge.columnsNotMerged.joined(separator: ", "))") }
+                if !merge.orphansLeftOut.isEmpty {
+                    Console.out("  left out \(merge.orphansLeftOut.count) row(s) whose parent is missing in the archive:")
+                    for row in merge.orphansLeftOut.prefix(20) { Console.out("    \(row)") }
+                    if merge.orphansLeftOut.count > 20 { Console.out("    … and \(merge.orphansLeftOut.count - 20) more (--json lists all)") }
+                }
+            } else {
+                let verb = report.dryRun ? "Would restore" : "Restored"
+                Console.out("\(verb) \(report.archive) into \(report.database): \(report.sessionCount) sessions, replacing \(report.replacedSessionCount)")
+                if !report.migrations.isEmpty { Console.out("  migrated on the way in: \(report.migrations.joined(separator: ", "))") }
+                if let safety = report.safetyArchive { Console.out("  previous content saved to \(safety)") }
+                Console.out("  " + report.tables.map { "\($0.name) \($0.rows)" }.joined(separator: ", "))
             }
         }
     }
@@ -191,9 +192,7 @@ extension PTCBackup {
                 options.lockWait = locking.duration
                 options.busyTimeout = busyTimeout
                 let report = try DatabaseMigration(logger: logger).run(databasePath: db, dryRun: dryRun, options: options)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                Console.emit(report, global) {
                     if report.applied.isEmpty {
                         Console.out("\(report.database) is already at the current schema; nothing changed.")
                     } else {

@@ -25,11 +25,7 @@ extension PTCBackup {
                 let manifest = try ArchiveContents.manifest(of: archive)
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int64) ?? nil
                 let report = InspectReport(archive: archive, bytes: bytes ?? 0, manifest: manifest)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
-                    render(report)
-                }
+                Console.emit(report, global) { render(report) }
             }
         }
 
@@ -48,11 +44,13 @@ extension PTCBackup {
             Console.out()
             Console.out("Sessions (\(m.sessions.count)):")
             guard !m.sessions.isEmpty else { return }
-            Console.out("  " + Console.column("CREATED", 21) + Console.column("UPDATED", 21) + Console.column("JOBS", 6)
-                        + Console.column("NAME", 30) + "PROJECT")
+            let idWidth = SessionIDs.uniquePrefixLength(m.sessions.map(\.id))
+            Console.out("  " + Console.column("ID", idWidth + 2) + Console.column("CREATED", 21) + Console.column("UPDATED", 21)
+                        + Console.column("JOBS", 6) + Console.column("NAME", 30) + "PROJECT")
             for s in m.sessions {
-                Console.out("  " + Console.column(s.createdAt ?? "-", 21) + Console.column(s.updatedAt ?? "-", 21)
-                            + Console.column(String(s.jobs), 6) + Console.column(s.name, 30) + s.projectDirectory)
+                Console.out("  " + Console.column(String(s.id.prefix(idWidth)), idWidth + 2) + Console.column(s.createdAt ?? "-", 21)
+                            + Console.column(s.updatedAt ?? "-", 21) + Console.column(String(s.jobs), 6) + Console.column(s.name, 30)
+                            + s.projectDirectory)
             }
         }
 

@@ -30,25 +30,31 @@ extension PTCBackup {
                 let report = RemoteLocation.isRemote(target.url)
                     ? try target.transfers(global, bucketMustExist: true).list(target.url, environment: target.environment)
                     : try Lister().list(location)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                Console.emit(report, global) {
                     guard !report.archives.isEmpty else {
                         Console.out("No archives in \(location).")
                         return
                     }
-                    Console.out(Console.column("CREATED", 22) + Console.column("KIND", 9) + Console.column("SIZE", 10)
-                                + Console.column("SESSIONS", 10) + "NAME")
-                    for item in report.archives {
-                        if let problem = item.problem {
-                            Console.out(Console.column("?", 22) + Console.column("?", 9) + Console.column(Console.bytes(item.bytes), 10)
-                                        + Console.column("?", 10) + "\(item.name)  (unreadable: \(problem))")
-                        } else {
-                            Console.out(Console.column(item.createdAt ?? "-", 22) + Console.column(item.kind?.rawValue ?? "-", 9)
-                                        + Console.column(Console.bytes(item.bytes), 10) + Console.column(item.sessions.map(String.init) ?? "-", 10) + item.name)
-                        }
-                    }
+                    for line in Self.table(report.archives) { Console.out(line) }
                 }
+            }
+        }
+
+        /// One aligned table: age (local time beyond a week), kind, host, size, sessions, name; an archive
+        /// whose manifest cannot be read shows why after its name.
+        static func table(_ archives: [ListReport.Item], now: Date = Date()) -> [String] {
+            let rows: [[String]] = archives.map { item in
+                let parsed = ArchiveName(parsing: item.name)
+                return [Console.when(item.createdAt, now: now), item.kind?.rawValue ?? parsed?.kind ?? "?",
+                        item.host ?? parsed?.host ?? "?", Console.bytes(item.bytes), item.sessionCount.map(String.init) ?? "-",
+                        item.name + (item.problem.map { "  (unreadable: \($0))" } ?? "")]
+            }
+            let header = ["CREATED", "KIND", "HOST", "SIZE", "SESSIONS", "NAME"]
+            let widths = (0..<header.count - 1).map { column in
+                ([header] + rows).map { Console.displayWidth(of: Console.printable($0[column])) }.max() ?? 0
+            }
+            return ([header] + rows).map { row in
+                zip(row.dropLast(), widths).map { Console.column($0, $1 + 2) }.joined() + row[row.count - 1]
             }
         }
     }

@@ -19,7 +19,7 @@ struct PTCBackup: ParsableCommand {
               ptc-backup export --output ~/backups/ && ptc-backup list ~/backups
             """,
         version: ToolVersion.version,
-        subcommands: [Export.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
+        subcommands: [Export.self, Sessions.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
     )
 
     /// `ParsableCommand.main()`, except that what the parser prints (help on stdout, usage errors on
@@ -32,6 +32,10 @@ struct PTCBackup: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
+            if code != .success {
+                Console.printUsageError(self.message(for: error), code: code.rawValue, arguments: Array(CommandLine.arguments.dropFirst()),
+                                        commands: configuration.subcommands.map { $0._commandName })
+            }
             if !message.isEmpty {
                 for line in message.split(separator: "\n", omittingEmptySubsequences: false) {
                     code == .success ? Console.out(String(line)) : Console.errorLine(String(line))

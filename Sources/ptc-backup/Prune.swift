@@ -94,12 +94,9 @@ extension PTCBackup {
                 options.remote = target.group.options
                 options.remote.onRetry = Console.retryReporter(global)
                 let outcome = try Pruner().prune(target.url, options: options, environment: target.environment)
-                if global.json {
-                    Console.printJSON(outcome.report)
-                } else if !global.quiet {
+                Console.emit(outcome.report, global, failure: outcome.failure) {
                     Self.printTable(outcome.report, verbose: global.verbose > 0)
                 }
-                if let failure = outcome.failure { Console.failAfterReport(failure, global) }
             }
         }
 

@@ -3,11 +3,11 @@ import BackupCore
 import BackupModel
 import Foundation
 
-/// The JSON of `push` and `pull`.
-struct TransferReport: Codable {
-    var schemaVersion = ReportSchema.version
-    var command: String
-    var file: String
+/// The result of `push`, `pull` and `delete`.
+struct TransferReport: Codable, Sendable {
+    /// The archive: the local file pushed or pulled; for delete, the object's name.
+    var archive: String
+    /// The remote folder (push) or the object's URL (pull, delete).
     var remote: String
     var bytes: Int64
     /// push: an archive of that name with the same SHA-256 was there already; nothing was sent.
@@ -90,10 +90,7 @@ extension PTCBackup {
                 defer { lock.release() }
                 let uploaded = try transfers.upload(file, to: target.url, overwrite: overwrite, environment: target.environment)
                 let info = uploaded.object
-                if global.json {
-                    Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size,
-                                                     alreadyThere: uploaded.alreadyThere))
-                } else if !global.quiet {
+                Console.emit(TransferReport(archive: file, remote: remote, bytes: info.size, alreadyThere: uploaded.alreadyThere), global) {
                     Console.out(uploaded.alreadyThere
                         ? "Already there: \(info.name) on \(remote) has the same SHA-256 (\(Console.bytes(info.size))); nothing sent"
                         : "Uploaded \(file) to \(remote) as \(info.name) (\(Console.bytes(info.size)))")
@@ -140,9 +137,7 @@ extension PTCBackup {
                 let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
-                if global.json {
-                    Console.printJSON(TransferReport(command: "pull", file: path, remote: remote, bytes: bytes ?? 0, checksum: checksum))
-                } else if !global.quiet {
+                Console.emit(TransferReport(archive: path, remote: remote, bytes: bytes ?? 0, checksum: checksum), global) {
                     Console.out("Downloaded \(path) (\(Console.bytes(bytes ?? 0))); SHA-256 \(checksum)")
                 }
             }
@@ -181,9 +176,7 @@ extension PTCBackup {
             try Console.run("delete", global) { _ in
                 let target = try remoteOptions.named(remote)
                 let info = try target.transfers(global).delete(target.url, environment: target.environment)
-                if global.json {
-                    Console.printJSON(TransferReport(command: "delete", file: info.name, remote: remote, bytes: info.size))
-                } else if !global.quiet {
+                Console.emit(TransferReport(archive: info.name, remote: remote, bytes: info.size), global) {
                     Console.out("Deleted \(remote) (\(Console.bytes(info.size)))")
                 }
             }

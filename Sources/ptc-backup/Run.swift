@@ -67,7 +67,7 @@ extension PTCBackup {
                 } catch let error as ConfigError {
                     throw BackupError(error)
                 }
-                Console.warn(file.warnings, global)
+                Console.warn(file.warnings, global)  // at once, before the steps' output
                 let home = environment["HOME"] ?? NSHomeDirectory()
                 func expand(_ path: String?) -> String? { path.map { $0.hasPrefix("~/") ? home + $0.dropFirst() : $0 } }
                 chosen.db = expand(db ?? chosen.db)
@@ -85,17 +85,15 @@ extension PTCBackup {
                    let data = try? JSONEncoder().encode(report) {
                     try? data.write(to: URL(fileURLWithPath: scheduler.stateFolder + "/\(profile).json"))
                 }
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                let text = {
                     for step in report.steps { Console.out("\(step.exitCode == 0 ? "ok  " : "FAIL") \(step.name): \(step.summary)") }
                     for line in report.notified { Console.out("     \(line)") }
                     Console.out("\(report.ok ? "Profile \(profile) done" : "Profile \(profile) failed (exit \(report.exitCode))") in \(String(format: "%.1f", report.seconds)) s")
                 }
                 if let failed = report.steps.first(where: { $0.exitCode != 0 }) {
-                    Console.errorLine("ptc-backup: error: run \(profile): \(failed.name): \(failed.summary)")
-                    throw ExitCode(report.exitCode)
+                    Console.emit(report, global, warnings: file.warnings, failing: report.exitCode, message: "run \(profile): \(failed.name): \(failed.summary)", text: text)
                 }
+                Console.emit(report, global, warnings: file.warnings, warned: true, text: text)
             }
         }
     }

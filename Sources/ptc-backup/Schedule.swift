@@ -68,15 +68,15 @@ extension PTCBackup.Schedule {
                     return
                 }
                 let report = try Scheduler(environment: environment).install(units, dryRun: dryRun)
-                if global.json { Console.printJSON(report); return }
-                guard !global.quiet else { return }
-                for file in report.files {
-                    Console.out("\(dryRun ? "Would write" : "Wrote") \(file.path)")
-                    if let text = file.text { Console.out(text) }
-                }
-                if let message = report.message { Console.out(message) }
-                if dryRun || report.message?.contains("run the command") == true {
-                    for command in report.commands { Console.out("  \(command)") }
+                Console.emit(report, global) {
+                    for file in report.files {
+                        Console.out("\(dryRun ? "Would write" : "Wrote") \(file.path)")
+                        if let text = file.text { Console.out(text) }
+                    }
+                    if let message = report.message { Console.out(message) }
+                    if dryRun || report.message?.contains("run the command") == true {
+                        for command in report.commands { Console.out("  \(command)") }
+                    }
                 }
             }
         }
@@ -90,12 +90,12 @@ extension PTCBackup.Schedule {
         func run() throws {
             try Console.run("schedule", global) { _ in
                 let report = Scheduler().list()
-                if global.json { Console.printJSON(report); return }
-                guard !global.quiet else { return }
-                if report.installed.isEmpty { Console.out("No profile is scheduled."); return }
-                Console.out(Console.column("PROFILE", 16) + Console.column("SCHEDULE", 26) + "LAST RUN")
-                for item in report.installed {
-                    Console.out(Console.column(item.profile, 16) + Console.column(item.schedule, 26) + (item.lastRun ?? "never"))
+                Console.emit(report, global) {
+                    if report.installed.isEmpty { Console.out("No profile is scheduled."); return }
+                    Console.out(Console.column("PROFILE", 16) + Console.column("SCHEDULE", 26) + "LAST RUN")
+                    for item in report.installed {
+                        Console.out(Console.column(item.profile, 16) + Console.column(item.schedule, 26) + (item.lastRun ?? "never"))
+                    }
                 }
             }
         }
@@ -115,9 +115,9 @@ extension PTCBackup.Schedule {
         func run() throws {
             try Console.run("schedule", global) { _ in
                 let report = try Scheduler().remove(profile: profile, dryRun: dryRun)
-                if global.json { Console.printJSON(report); return }
-                guard !global.quiet else { return }
-                for file in report.files { Console.out("\(dryRun ? "Would remove" : "Removed") \(file.path)") }
+                Console.emit(report, global) {
+                    for file in report.files { Console.out("\(dryRun ? "Would remove" : "Removed") \(file.path)") }
+                }
             }
         }
     }

@@ -41,11 +41,14 @@ extension PTCBackup {
                                                                 environment: source.environment) { try verifier.verify($0) }
                     : try verifier.verify(archive)
                 bar.finish()
-                let report = VerifyReport(archive: archive, ok: outcome.ok, problems: outcome.problems,
+                let report = VerifyReport(archive: archive, problems: outcome.problems,
                                           entries: outcome.manifest.entries, tables: outcome.tables)
-                if global.json {
-                    Console.printJSON(report)
-                } else if !global.quiet {
+                var failure: BackupError?
+                if !outcome.ok {
+                    let more = outcome.problems.count > 1 ? " (and \(outcome.problems.count - 1) more)" : ""
+                    failure = BackupError(.dataError, "\(archive) fails verification: \(outcome.problems[0])\(more)")
+                }
+                Console.emit(report, global, failure: failure) {
                     if outcome.ok {
                         let rows = outcome.tables.reduce(0) { $0 + $1.rows }
                         Console.out("OK \(archive): \(outcome.manifest.entries.count + 1) entries match their SHA-256, integrity_check ok, \(outcome.tables.count) tables and \(rows) rows match the manifest")
@@ -53,10 +56,6 @@ extension PTCBackup {
                         Console.out("FAILED \(archive):")
                         for problem in outcome.problems { Console.out("  - \(problem)") }
                     }
-                }
-                if !outcome.ok {
-                    let more = outcome.problems.count > 1 ? " (and \(outcome.problems.count - 1) more)" : ""
-                    throw BackupError(.dataError, "\(archive) fails verification: \(outcome.problems[0])\(more)")
                 }
             }
         }

@@ -25,7 +25,7 @@ import Testing
         // Restore: today's schema around the era's data; dropped tables and columns carried untouched.
         let restored = dir.file("restored.db")
         let report = try Importer().run(importOptions(archive, into: restored))
-        #expect(report.sessions == source.sessionIDs.count)
+        #expect(report.sessionCount == source.sessionIDs.count)
         #expect(era.isCurrent == report.migrations.isEmpty, "\(report.migrations)")
         let current = try currentColumns(in: dir)
         for (table, columns) in current {

@@ -100,7 +100,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         let target = dir.file("restored.db")
         let report = try Importer().run(importOptions(archive, into: target))
         #expect(report.safetyArchive == nil)
-        #expect(report.sessions == fixture.sessionIDs.count)
+        #expect(report.sessionCount == fixture.sessionIDs.count)
         try expectSameData(fixture.path, target)
         if (version.migrationCount ?? SchemaCatalog.migrations.count) == SchemaCatalog.migrations.count {
             #expect(try TableDigest.digests(of: target) == TableDigest.digests(of: fixture.path))
@@ -125,7 +125,7 @@ func currentColumns(in dir: TemporaryDirectory) throws -> [String: Set<String>] 
         #expect(try TableDigest.digests(of: existing.path) == before)
 
         let dry = try Importer().run(importOptions(archive, into: existing.path, dryRun: true))
-        #expect(dry.dryRun && dry.replacedSessions == existing.sessionIDs.count)
+        #expect(dry.dryRun && dry.replacedSessionCount == existing.sessionIDs.count)
         #expect(try TableDigest.digests(of: existing.path) == before)
 
         let report = try Importer().run(importOptions(archive, into: existing.path, force: true))

@@ -125,7 +125,7 @@ func value(_ path: String, _ sql: String, _ arguments: [SQLValue] = []) throws -
         let s = try scenario()
         let before = try counts(s.target)
         var options = mergeOptions(s.archive, into: s.target, policy: .replace)
-        options.sessions = [s.n]
+        options.sessions = [String(s.n.prefix(12))]  // a unique prefix names its session
         let merge = try #require(try Importer().run(options).merge)
         #expect(merge.sessionsAdded == [s.n])
         #expect(merge.sessionsUpdated == [] && merge.sessionsSkipped == [])

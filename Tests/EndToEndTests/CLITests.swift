@@ -5,8 +5,8 @@ import Testing
 
 /// Runs the built `ptc-backup` and checks stdout, stderr and the exit status separately.
 @Suite struct CLITests {
-    func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+    func decode<T: Codable & Sendable>(_ type: T.Type, _ text: String) throws -> T {
+        try jsonResult(type, text)
     }
 
     @Test func exportInspectVerifyListWithJSON() throws {
@@ -18,11 +18,13 @@ import Testing
         let export = try ptc(["export", "--db", fixture.path, "--output", out + "/", "--json"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stderr == "")
-        let report = try decode(ExportReport.self, export.stdout)
+        let document = try envelope(ExportReport.self, export.stdout)
+        #expect(document.schemaVersion == 2 && document.command == "export" && document.ok && document.exitCode == 0 && document.error == nil)
+        let report = try #require(document.result)
         let archive = try #require(report.archive)
-        #expect(report.schemaVersion == 1)
         #expect(report.kind == .full)
-        #expect(report.sessions == fixture.sessionIDs.count)
+        #expect(report.database == fixture.path)
+        #expect(report.sessionCount == fixture.sessionIDs.count && Set(report.sessions.map(\.id)) == Set(fixture.sessionIDs))
         #expect((archive as NSString).lastPathComponent.hasPrefix("plantocode-"))
         #expect(archive.hasSuffix("-full.tar.zst"))
 
@@ -33,13 +35,14 @@ import Testing
 
         let verify = try ptc(["verify", archive, "--json"])
         #expect(verify.status == 0, "\(verify.stderr)")
-        #expect(try decode(VerifyReport.self, verify.stdout).ok)
+        #expect(try envelope(VerifyReport.self, verify.stdout).ok)
+        #expect(try decode(VerifyReport.self, verify.stdout).problems.isEmpty)
 
         let list = try ptc(["list", out, "--json"])
         #expect(list.status == 0)
         let listed = try decode(ListReport.self, list.stdout)
         #expect(listed.archives.map(\.name) == [(archive as NSString).lastPathComponent])
-        #expect(listed.archives.first?.sessions == fixture.sessionIDs.count)
+        #expect(listed.archives.first?.sessionCount == fixture.sessionIDs.count)
 
         let text = try ptc(["inspect", archive])
         #expect(text.stdout.contains("Sessions (\(fixture.sessionIDs.count)):"))
@@ -124,9 +127,11 @@ import Testing
         let dir = TemporaryDirectory("cli")
         let result = try ptc(["verify", dir.file("missing.tar.zst"), "--json"])
         #expect(result.status == 66)
-        let report = try decode(ErrorReport.self, result.stdout)
-        #expect(report.exitCode == 66)
+        let report = try envelope(NoResult.self, result.stdout)
+        #expect(report.exitCode == 66 && !report.ok && report.result == nil)
         #expect(report.command == "verify")
+        #expect(report.error?.code == "noInput" && report.error?.message.contains("missing.tar.zst") == true)
+        #expect(result.stdout.contains("\"result\" : null"), "every key is there, null when absent")
     }
 
     @Test func nothingToExportExitsZeroAndWritesNothing() throws {
@@ -219,31 +224,121 @@ import Testing
         #expect(check.stdout == "valid\n", "\(check.stderr)")
     }
 
-    /// The `--json` documents of the commands validate against Schema/json/report.v1.json (one shape each).
-    @Test func reportsValidateAgainstTheirJSONSchema() throws {
+    /// Validates each JSON file of `documents` against Schema/json/report.v2.json (with manifest.v1.json for its
+    /// references), in one python run. Returns one line per document: "valid" or the reason.
+    static func validateReports(_ documents: [String]) throws -> [String] {
+        let folder = (Binary.packageRoot as NSString).appendingPathComponent("Schema/json")
+        let check = try Binary.run("/usr/bin/env", ["python3", "-c", """
+            import json, sys, jsonschema
+            from referencing import Registry, Resource
+            folder = sys.argv[1]
+            report = json.load(open(folder + "/report.v2.json"))
+            manifest = json.load(open(folder + "/manifest.v1.json"))
+            registry = Registry().with_resource("https://plantocode.local/ptc-backup/manifest.v1.json", Resource.from_contents(manifest))
+            validator = jsonschema.Draft202012Validator(report, registry=registry)
+            for path in sys.argv[2:]:
+                try:
+                    document = json.load(open(path))
+                    errors = sorted(validator.iter_errors(document), key=lambda e: e.path)
+                    print("valid" if not errors else "invalid: " + "; ".join(f"{list(e.absolute_path)}: {e.message[:300]}" for e in errors[:3]))
+                except Exception as error:
+                    print("unreadable: " + str(error).replace("\\n", " "))
+            """, folder] + documents)
+        if check.status != 0 { throw TestFailure("the schema check did not run: \(check.stderr.suffix(800))") }
+        return check.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// Every command's `--json` document validates against Schema/json/report.v2.json: on success and on a
+    /// failure each (usage errors included), with the envelope's `ok`, `exitCode` and `error` matching the
+    /// exit status, and nothing but the one document on stdout.
+    @Test func everyCommandsReportValidatesAgainstTheJSONSchema() throws {
         let dir = TemporaryDirectory("report-schema")
         let fixture = try Fixtures.database(in: dir, bytes: 300_000, seed: 61)
-        let env = ["XDG_CONFIG_HOME": dir.file("config"), "XDG_STATE_HOME": dir.file("state")]
-        let commands: [[String]] = [
-            ["export", "--db", fixture.path, "--output", dir.file("a.tar.zst"), "--json"],
-            ["verify", dir.file("a.tar.zst"), "--json"],
-            ["cleanup", "--db", fixture.path, "--dry-run", "--json"],
-            ["prune", dir.path, "--keep-last", "5", "--dry-run", "--json"],
-            ["schedule", "list", "--json"],
+        let server = try RcloneWebDAV.shared()
+        let remote = "webdav+\(server.baseURL)/report-schema/"
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: dir.file("config/ptc-backup"), withIntermediateDirectories: true)
+        try """
+            [profile.nightly]
+            db = "\(fixture.path)"
+            output = "\(dir.file("runs"))"
+            keep_last = 2
+
+            [profile.broken]
+            db = "\(dir.file("missing.db"))"
+            output = "\(dir.file("runs"))"
+            """.write(toFile: dir.file("config/ptc-backup/config.toml"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.file("config/ptc-backup/config.toml"))
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: dir.file("copy.db"))
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: dir.file("junk.tar.zst")))
+        let env = ["XDG_CONFIG_HOME": dir.file("config"), "XDG_STATE_HOME": dir.file("state"),
+                   "PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        let archive = dir.file("out/a.tar.zst")
+        let cases: [(arguments: [String], status: Int32)] = [
+            (["export", "--db", fixture.path, "--output", archive], 0),
+            (["export", "--db", fixture.path, "--session", fixture.sessionIDs[0], "--dry-run"], 0),
+            (["export", "--db", dir.file("missing.db")], 66),
+            (["export", "--db", fixture.path, "--level", "42"], 64),
+            (["export", "--no-such-flag"], 64),
+            (["sessions", "--db", fixture.path], 0),
+            (["sessions", archive, "--limit", "1"], 0),
+            (["sessions", "--db", dir.file("missing.db")], 66),
+            (["inspect", archive], 0),
+            (["inspect", dir.file("missing.tar.zst")], 66),
+            (["verify", archive], 0),
+            (["verify", dir.file("junk.tar.zst")], 65),
+            (["list", dir.file("out")], 0),
+            (["list", dir.file("nowhere")], 66),
+            (["import", archive, "--db", dir.file("copy.db"), "--dry-run"], 0),
+            (["import", archive, "--db", dir.file("restored.db"), "--mode", "restore"], 0),
+            (["import", dir.file("missing.tar.zst"), "--db", dir.file("copy.db")], 66),
+            (["migrate", "--db", fixture.path, "--dry-run"], 0),
+            (["migrate", "--db", dir.file("missing.db")], 66),
+            (["cleanup", "--db", fixture.path, "--dry-run"], 0),
+            (["cleanup", "--db", dir.file("missing.db"), "--dry-run"], 66),
+            (["push", archive, remote], 0),
+            (["push", dir.file("missing.tar.zst"), remote], 66),
+            (["pull", remote + "a.tar.zst", "--output", dir.file("pulled.tar.zst")], 0),
+            (["pull", remote + "missing.tar.zst", "--output", dir.file("pulled2.tar.zst")], 66),
+            (["delete", remote + "a.tar.zst"], 0),
+            (["delete", remote + "a.tar.zst"], 66),
+            (["prune", dir.file("out"), "--keep-last", "5", "--dry-run"], 0),
+            (["prune", dir.file("nowhere"), "--keep-last", "5"], 66),
+            (["prune", dir.file("out")], 64),
+            (["run", "nightly"], 0),
+            (["run", "broken"], 66),
+            (["run", "absent"], 78),
+            (["schedule", "list"], 0),
+            (["schedule", "install", "absent", "--dry-run"], 78),
+            (["no-such-command"], 64),
         ]
-        let schema = (Binary.packageRoot as NSString).appendingPathComponent("Schema/json/report.v1.json")
-        for (index, arguments) in commands.enumerated() {
-            let result = try ptc(arguments, extra: env)
-            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        var documents: [String] = []
+        for (index, (arguments, status)) in cases.enumerated() {
+            let result = try ptc(arguments + ["--json"], extra: env)
+            #expect(result.status == status, "\(arguments): \(result.stderr)")
             let document = dir.file("report-\(index).json")
             try result.stdout.write(toFile: document, atomically: true, encoding: .utf8)
-            let check = try Binary.run("/usr/bin/env", ["python3", "-c", """
-                import json, sys, jsonschema
-                jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
-                print("valid")
-                """, schema, document])
-            #expect(check.stdout == "valid\n", "\(arguments): \(check.stderr.suffix(600))")
+            documents.append(document)
+            let envelope = try envelope(NoResult.self, result.stdout)
+            #expect(envelope.exitCode == result.status && envelope.ok == (status == 0), "\(arguments)")
+            #expect((envelope.error == nil) == (status == 0), "\(arguments)")
+            if status != 0 {
+                #expect(result.stderr.contains(envelope.error?.message.split(separator: "\n").first.map(String.init) ?? "?"), "\(arguments): \(result.stderr)")
+            }
+            if arguments[0] != "no-such-command" {
+                #expect(envelope.command == arguments[0], "\(arguments)")
+            }
         }
+        let verdicts = try Self.validateReports(documents)
+        for (index, (arguments, _)) in cases.enumerated() {
+            #expect(verdicts.count > index && verdicts[index] == "valid", "\(arguments): \(verdicts.count > index ? verdicts[index] : "no verdict")")
+        }
+        // The validator can fail: a v1 document and a document with a renamed key are refused.
+        let v1 = dir.file("v1.json"), renamed = dir.file("renamed.json")
+        try #"{"schemaVersion": 1, "command": "verify", "error": "x", "exitCode": 66}"#.write(toFile: v1, atomically: true, encoding: .utf8)
+        let export = try String(contentsOfFile: documents[0], encoding: .utf8)
+        try export.replacingOccurrences(of: "\"sessionCount\"", with: "\"sessions_count\"").write(toFile: renamed, atomically: true, encoding: .utf8)
+        #expect(try Self.validateReports([v1, renamed]).allSatisfy { $0.hasPrefix("invalid") })
     }
 
     /// The committed sample database is a current-schema PlanToCode database with every table.

@@ -13,7 +13,7 @@ import Testing
 
         let dry = try ptc(["cleanup", "--db", fixture.path, "--dry-run", "--json"])
         #expect(dry.status == 0, "\(dry.stderr)")
-        let plan = try JSONDecoder().decode(CleanupReport.self, from: Data(dry.stdout.utf8))
+        let plan = try jsonResult(CleanupReport.self, dry.stdout)
         let toDelete = plan.toDelete["background_jobs"] ?? 0
         #expect(toDelete > 0 && plan.archive == nil && plan.dryRun)
         #expect(dir.contents().allSatisfy { !$0.hasSuffix(".tar.zst") })
@@ -29,14 +29,14 @@ import Testing
         let run = try ptc(["cleanup", "--db", fixture.path, "--output", dir.path, "--to", remote, "--json"],
                           extra: ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password])
         #expect(run.status == 0, "\(run.stderr)")
-        let report = try JSONDecoder().decode(CleanupReport.self, from: Data(run.stdout.utf8))
+        let report = try jsonResult(CleanupReport.self, run.stdout)
         let archive = try #require(report.archive)
         #expect(archive.contains("-cleanup")) // -cleanup-2 after the refused run's archive of the same second
         #expect(report.uploadedTo?.hasPrefix(remote) == true)
         #expect(report.deleted["background_jobs"] == toDelete)
         #expect(try Connection(path: fixture.path, mode: .readOnly).scalar("SELECT count(*) FROM background_jobs").int64 == before - toDelete)
         let inspect = try ptc(["inspect", archive, "--json"])
-        #expect(try JSONDecoder().decode(InspectReport.self, from: Data(inspect.stdout.utf8)).manifest.kind == .cleanup)
+        #expect(try jsonResult(InspectReport.self, inspect.stdout).manifest.kind == .cleanup)
     }
 }
 
@@ -94,7 +94,7 @@ extension CleanupCLITests {
         _ = FileManager.default.createFile(atPath: dir.file("stop"), contents: Data())
         _ = try writer.wait(timeout: 60)
         #expect(run.status == 0, "\(run.stderr)")
-        let report = try JSONDecoder().decode(CleanupReport.self, from: Data(run.stdout.utf8))
+        let report = try jsonResult(CleanupReport.self, run.stdout)
         #expect((report.deleted["background_jobs"] ?? 0) > 0)
         let db = try Connection(path: fixture.path, mode: .readWrite)
         #expect(try db.scalar("SELECT max(n) = count(*) AND count(*) = (SELECT value FROM key_value_store WHERE key = 'ptc_writer_n') FROM ptc_writer_log").int64 == 1)

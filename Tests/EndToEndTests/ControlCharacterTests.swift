@@ -49,7 +49,7 @@ import Testing
         #expect(inspect.stdout.contains("/home/ana/" + Self.escaped))
 
         let json = try ptc(["inspect", archive, "--json"])
-        let manifest = try JSONDecoder().decode(InspectReport.self, from: Data(json.stdout.utf8)).manifest
+        let manifest = try jsonResult(InspectReport.self, json.stdout).manifest
         #expect(manifest.sessions.contains { $0.name == Self.hostile && $0.projectDirectory == project })
 
         let list = try ptc(["list", out])

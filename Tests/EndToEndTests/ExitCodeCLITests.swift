@@ -161,7 +161,7 @@ import Testing
 
         let withShm = try NonRoot.ptc(["export", "--db", fixture.path, "--output", out + "/with-shm.tar.zst", "--json"])
         #expect(withShm.status == 0, "\(withShm.stderr)")
-        #expect(try JSONDecoder().decode(ExportReport.self, from: Data(withShm.stdout.utf8)).sessions == fixture.sessionIDs.count)
+        #expect(try jsonResult(ExportReport.self, withShm.stdout).sessionCount == fixture.sessionIDs.count)
 
         chmod(data, 0o755)
         unlink(fixture.path + "-shm")
@@ -191,7 +191,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         // The host part of the name, from a first export elsewhere.
         let first = try ptc(["export", "--db", fixture.path, "--output", dir.path + "/", "--json"])
-        let firstName = (try #require(try JSONDecoder().decode(ExportReport.self, from: Data(first.stdout.utf8)).archive) as NSString).lastPathComponent
+        let firstName = (try #require(try jsonResult(ExportReport.self, first.stdout).archive) as NSString).lastPathComponent
         let host = try #require(ArchiveName(parsing: firstName)).host
         // Every plain name of the next minute is taken, as by exports of those seconds.
         let now = Date().timeIntervalSince1970.rounded(.down)
@@ -203,17 +203,17 @@ import Testing
         }
         let result = try ptc(["export", "--db", fixture.path, "--output", out + "/", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let archive = try #require(try JSONDecoder().decode(ExportReport.self, from: Data(result.stdout.utf8)).archive)
+        let archive = try #require(try jsonResult(ExportReport.self, result.stdout).archive)
         let name = try #require(ArchiveName(parsing: (archive as NSString).lastPathComponent))
         #expect(name.sequence == 2 && name.kind == "full" && name.host == host, "\(archive)")
         #expect(squatters.contains(ArchiveName(host: name.host, time: name.time, kind: name.kind).fileName))
 
         let list = try ptc(["list", out, "--json"])
         #expect(list.status == 0, "\(list.stderr)")
-        let listed = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        let listed = try jsonResult(ListReport.self, list.stdout)
         #expect(listed.archives.count == 61)
         let item = try #require(listed.archives.first { $0.name == name.fileName })
-        #expect(item.kind == .full && item.problem == nil && item.sessions == fixture.sessionIDs.count)
+        #expect(item.kind == .full && item.problem == nil && item.sessionCount == fixture.sessionIDs.count)
         let text = try ptc(["list", out])
         #expect(text.stdout.contains(name.fileName))
     }

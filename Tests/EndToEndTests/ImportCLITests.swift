@@ -12,8 +12,8 @@ import Testing
 
         let restore = try ptc(["import", archive, "--db", dir.file("new.db"), "--mode", "restore", "--json"])
         #expect(restore.status == 0, "\(restore.stderr)")
-        let report = try JSONDecoder().decode(ImportReport.self, from: Data(restore.stdout.utf8))
-        #expect(report.sessions == old.sessionIDs.count && report.migrations.contains("terminal_sessions_upgrade"))
+        let report = try jsonResult(ImportReport.self, restore.stdout)
+        #expect(report.sessionCount == old.sessionIDs.count && report.sessions.map(\.id).sorted() == old.sessionIDs.sorted() && report.migrations.contains("terminal_sessions_upgrade"))
 
         let again = try ptc(["import", archive, "--db", dir.file("new.db"), "--mode", "restore"])
         #expect(again.status == 64)
@@ -24,7 +24,7 @@ import Testing
 
         let migrate = try ptc(["migrate", "--db", old.path, "--json"])
         #expect(migrate.status == 0, "\(migrate.stderr)")
-        #expect(try JSONDecoder().decode(MigrateReport.self, from: Data(migrate.stdout.utf8)).applied == report.migrations)
+        #expect(try jsonResult(MigrateReport.self, migrate.stdout).applied == report.migrations)
         let twice = try ptc(["migrate", "--db", old.path])
         #expect(twice.status == 0)
         #expect(twice.stdout.contains("already at the current schema"))

@@ -37,8 +37,7 @@ import Testing
     func verifiedName(_ arguments: [String]) throws -> String? {
         let result = try ptc(["verify"] + arguments + ["--json"])
         #expect(result.status == 0, "\(arguments): \(result.stderr)")
-        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        return (report?["archive"] as? String).map { ($0 as NSString).lastPathComponent }
+        return (try resultObject(result.stdout)?["archive"] as? String).map { ($0 as NSString).lastPathComponent }
     }
 
     @Test func verifyLatestInAFolderWithKindAndHost() throws {

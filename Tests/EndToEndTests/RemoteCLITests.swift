@@ -38,7 +38,7 @@ import Testing
         #expect(push.status == 0, "\(push.stderr)")
         let list = try ptc(["list", remote, "--json"], env: credentials)
         #expect(list.status == 0, "\(list.stderr)")
-        let report = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        let report = try jsonResult(ListReport.self, list.stdout)
         #expect(report.archives.map(\.name) == [(archive as NSString).lastPathComponent])
         #expect(report.archives.first?.kind == .full)
 
@@ -99,7 +99,7 @@ import Testing
 
         let export = try ptc(["export", "--db", fixture.path, "--to", remote, "--json"], env: credentials)
         #expect(export.status == 0, "\(export.stderr)")
-        let report = try JSONDecoder().decode(ExportReport.self, from: Data(export.stdout.utf8))
+        let report = try jsonResult(ExportReport.self, export.stdout)
         let url = try #require(report.uploadedTo)
         #expect(report.archive == nil)                                         // the local copy is gone
         #expect(!dir.contents().contains { $0.hasSuffix(".tar.zst") })
@@ -130,12 +130,12 @@ import Testing
 
         let export = try ptc(["export", "--db", fixture.path, "--to", remote, "--json"] + endpoint, env: credentials)
         #expect(export.status == 0, "\(export.stderr)")
-        let url = try #require(try JSONDecoder().decode(ExportReport.self, from: Data(export.stdout.utf8)).uploadedTo)
+        let url = try #require(try jsonResult(ExportReport.self, export.stdout).uploadedTo)
         #expect(!dir.contents().contains { $0.hasSuffix(".tar.zst") })
 
         let list = try ptc(["list", remote, "--json"] + endpoint, env: credentials)
         #expect(list.status == 0, "\(list.stderr)")
-        let listed = try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8))
+        let listed = try jsonResult(ListReport.self, list.stdout)
         #expect(listed.archives.map(\.name) == [(url as NSString).lastPathComponent])
 
         let verify = try ptc(["verify", url, "-vv"] + endpoint, env: credentials)
@@ -163,11 +163,11 @@ import Testing
         // Deletion (retention's building block): the archive goes; a second time, or a folder, is an error.
         let delete = try ptc(["delete", url, "--json"] + endpoint, env: credentials)
         #expect(delete.status == 0, "\(delete.stderr)")
-        let deleted = try JSONSerialization.jsonObject(with: Data(delete.stdout.utf8)) as? [String: Any]
-        #expect(deleted?["command"] as? String == "delete")
+        #expect(try envelope(NoResult.self, delete.stdout).command == "delete")
+        let deleted = try resultObject(delete.stdout)
         #expect(deleted?["remote"] as? String == url)
         let after = try ptc(["list", remote, "--json"] + endpoint, env: credentials)
-        #expect(try JSONDecoder().decode(ListReport.self, from: Data(after.stdout.utf8)).archives.isEmpty)
+        #expect(try jsonResult(ListReport.self, after.stdout).archives.isEmpty)
         #expect(try ptc(["delete", url] + endpoint, env: credentials).status == 66)
         #expect(try ptc(["delete", remote] + endpoint, env: credentials).status == 64)
         #expect(try ptc(["delete", dir.file("restored.db")], env: [:]).status == 64)

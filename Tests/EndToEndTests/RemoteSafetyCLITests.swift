@@ -95,7 +95,7 @@ import Testing
         #expect(push.status == 0, "\(push.stderr)")
         let list = try ptc(["list", remote, "--json"] + endpoint, env: env)
         #expect(list.status == 0, "\(list.stderr)")
-        #expect(try JSONDecoder().decode(ListReport.self, from: Data(list.stdout.utf8)).archives.map(\.name) == [(archive as NSString).lastPathComponent])
+        #expect(try jsonResult(ListReport.self, list.stdout).archives.map(\.name) == [(archive as NSString).lastPathComponent])
     }
 
     /// AWS_SESSION_TOKEN goes only with keys from the environment; refused credentials are 77 and say
@@ -156,7 +156,7 @@ import Testing
         #expect(text.stdout.contains("not checked: no checksum stored"))
         let json = try ptc(["pull", "s3://\(bucket)/\(name)", "--output", dir.file("json") + "/", "--json"] + endpoint, env: env)
         #expect(json.status == 0, "\(json.stderr)")
-        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let report = try resultObject(json.stdout)
         #expect(report?["checksum"] as? String == "not checked: no checksum stored")
         #expect(FileManager.default.contentsEqual(atPath: dir.file("json/" + name), andPath: archive))
 
@@ -174,7 +174,7 @@ import Testing
         #expect(try ptc(["push", dir.file("pushed/other-" + name), prefix] + endpoint, env: env).status == 0)
         let checked = try ptc(["pull", prefix + "other-" + name, "--output", dir.file("text") + "/", "--json"] + endpoint, env: env)
         #expect(checked.status == 0, "\(checked.stderr)")
-        #expect((try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any])?["checksum"] as? String == "checked")
+        #expect(try resultObject(checked.stdout)?["checksum"] as? String == "checked")
     }
 
     /// `%` is a percent-escape in WebDAV and S3 URLs alike: `dir%20one` is the folder or prefix `dir one`.

@@ -60,7 +60,7 @@ import Testing
         for round in 1...3 {
             let result = try ptc(["run", "nightly", "--json"], extra: env)
             #expect(result.status == 0, "round \(round): \(result.stderr)")
-            let report = try JSONDecoder().decode(RunReport.self, from: Data(result.stdout.utf8))
+            let report = try jsonResult(RunReport.self, result.stdout)
             #expect(report.steps.map(\.name) == ["prepare", "export", "verify", "push", "prune \(dir.file("backups"))",
                                                  "prune webdav+\(server.baseURL)/run-cli/laptop"], "\(report.steps)")
             #expect(report.ok && report.uploaded.count == 1)
@@ -187,7 +187,7 @@ extension RunCLITests {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: dir.file("xdg/ptc-backup/config.toml"))
         let result = try ptc(["run", "nightly", "--json"], extra: env)
         #expect(result.status == 0, "\(result.stderr)")
-        let report = try JSONDecoder().decode(RunReport.self, from: Data(result.stdout.utf8))
+        let report = try jsonResult(RunReport.self, result.stdout)
         #expect(report.ok && report.steps.map(\.name).prefix(2) == ["prepare", "cleanup"], "\(report.steps)")
         #expect(report.steps.count == 4, "\(report.steps)")  // prepare, cleanup, prune folder, prune remote
         let archive = try #require(report.archives.first)
