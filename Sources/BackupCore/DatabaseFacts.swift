@@ -42,16 +42,24 @@ struct DatabaseFacts {
         return (app, schema)
     }
 
+    /// Whether this SQLite measures text without reading it: `octet_length` (3.43) takes a value's size from
+    /// its record header, where `length` reads every overflow page of it.
+    static let measuresTextCheaply = Connection.libraryVersion.compare("3.43.0", options: .numeric) != .orderedAscending
+
     /// A summary of every session: name, project, dates, its jobs and their terminals, its size in bytes
     /// (the text of its row, its jobs and their terminals) and its task description, oldest first.
-    /// - Parameter descriptionLimit: characters of the task description to keep (nil: all of it).
+    /// - Parameters:
+    ///   - descriptionLimit: characters of the task description to keep (nil: all of it).
+    ///   - measuringBytes: fill in `bytes`. Before SQLite 3.43 this reads all the text of the sessions' jobs
+    ///     and terminals (about 0.4 s per 300 MB here), so an export's manifest measures only where it is
+    ///     cheap (``measuresTextCheaply``); `sessions` on a live database always does.
     static func sessionSummaries(_ connection: Connection, facts: DatabaseFacts,
-                                 descriptionLimit: Int? = Manifest.Session.descriptionLimit) throws(SQLiteError) -> [Manifest.Session] {
+                                 descriptionLimit: Int? = Manifest.Session.descriptionLimit,
+                                 measuringBytes: Bool = measuresTextCheaply) throws(SQLiteError) -> [Manifest.Session] {
         guard facts.hasTable("sessions") else { return [] }
         let columns = Set(try columns(of: "sessions", in: connection))
         func column(_ name: String) -> String { columns.contains(name) ? "s.\(name)" : "NULL" }
-        // octet_length (SQLite 3.43) counts bytes from the record header, without reading the text.
-        let length = Connection.libraryVersion.compare("3.43.0", options: .numeric) == .orderedAscending ? "length" : "octet_length"
+        let length = measuresTextCheaply ? "octet_length" : "length"
         func bytes(_ alias: String, _ table: String, _ wanted: [String], in present: Set<String>) -> String {
             let parts = wanted.filter(present.contains).map { "coalesce(\(length)(\(alias).\($0)), 0)" }
             return parts.isEmpty ? "0" : parts.joined(separator: " + ")
@@ -69,7 +77,7 @@ struct DatabaseFacts {
         let terminalBytes = hasTerminals ? "coalesce((SELECT sum(\(bytes("t", "terminal_sessions", ["output_log", "output_snapshot", "environment_vars"], in: terminalColumns))) FROM terminal_sessions t JOIN background_jobs j ON t.job_id = j.id WHERE j.session_id = s.id), 0)" : "0"
         let sql = """
             SELECT s.id, \(column("name")), \(column("project_directory")), \(jobs), \(column("created_at")), \(column("updated_at")),
-                   \(terminals), \(ownBytes) + \(jobBytes) + \(terminalBytes), \(column("task_description"))
+                   \(terminals), \(measuringBytes ? "\(ownBytes) + \(jobBytes) + \(terminalBytes)" : "NULL"), \(column("task_description"))
             FROM sessions s ORDER BY \(columns.contains("created_at") ? Timestamp.secondsSQL("s.created_at") : "NULL"), s.id
             """
         return try connection.rows(sql).map { row in
@@ -79,7 +87,7 @@ struct DatabaseFacts {
                                     jobs: row[3].int64 ?? 0,
                                     createdAt: row[4].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
                                     updatedAt: row[5].int64.map { Timestamp.iso8601(seconds: Timestamp.seconds($0)) },
-                                    terminals: row[6].int64 ?? 0, bytes: row[7].int64 ?? 0, taskDescription: description)
+                                    terminals: row[6].int64 ?? 0, bytes: row[7].int64, taskDescription: description)
         }
     }
 

@@ -68,7 +68,8 @@ public struct SessionListing: Sendable {
             let all: [Manifest.Session]
             do {
                 all = try source.withReadTransaction {
-                    try DatabaseFacts.sessionSummaries(source, facts: try DatabaseFacts(connection: source), descriptionLimit: nil)
+                    try DatabaseFacts.sessionSummaries(source, facts: try DatabaseFacts(connection: source), descriptionLimit: nil,
+                                                      measuringBytes: true)
                 }
                 try source.close()
             } catch {

@@ -87,7 +87,8 @@ public struct Manifest: Codable, Sendable, Equatable {
         public var terminals: Int64?
         /// Bytes of the session's text: its own row's task description and file lists, its jobs' prompts,
         /// responses and metadata, its terminals' output. An estimate of its share of the database.
-        /// Absent in archives written before it existed.
+        /// Absent in archives written before it existed, and in those written with SQLite older than 3.43
+        /// (which would read all the text to measure it).
         public var bytes: Int64?
         /// The first ``descriptionLimit`` characters of the task description (what `sessions --search`
         /// reads in an archive). Absent in archives written before it existed.

@@ -14,8 +14,9 @@ extension PTCBackup {
                 terminal's width (COLUMNS, when set, wins). The live database is opened read-only and read \
                 in one read transaction: the running app never waits for it. An archive is read from its \
                 manifest only; a remote archive is downloaded into a private temporary folder first (removed \
-                afterwards). Archives written before this version show no terminals or size ("-"), and \
-                --search reads the first 500 characters of their task descriptions.
+                afterwards). Archives written before this version show no terminals or size ("-"), nor \
+                do those written with SQLite older than 3.43 show a size (measuring it there would read all \
+                the text); --search reads the first 500 characters of an archive's task descriptions.
 
                 Examples:
                   ptc-backup sessions --search login --since 7d
@@ -57,19 +58,14 @@ extension PTCBackup {
             try Console.run("sessions", global) { _ in
                 var query = SessionQuery(project: project.map(Self.expandingHome), search: search, limit: limit)
                 query.since = try since.map(Age.init(parsing:))
-                let listing = SessionListing()
                 let report: SessionsReport
                 if let archive {
                     let source = try remoteOptions.named(archive)
-                    if RemoteLocation.isRemote(source.url) {
-                        var remote = SessionListing(environment: source.environment)
-                        remote.busyTimeout = listing.busyTimeout
-                        report = try remote.remote(source.url, transfers: source.transfers(global), query: query)
-                    } else {
-                        report = try listing.archive(archive, query: query)
-                    }
+                    report = RemoteLocation.isRemote(source.url)
+                        ? try SessionListing(environment: source.environment).remote(source.url, transfers: source.transfers(global), query: query)
+                        : try SessionListing().archive(archive, query: query)
                 } else {
-                    report = try listing.database(db, query: query)
+                    report = try SessionListing().database(db, query: query)
                 }
                 Console.emit(report, global) { render(report, width: Console.terminalWidth(), now: query.now) }
             }

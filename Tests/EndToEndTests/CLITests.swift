@@ -195,7 +195,7 @@ import Testing
         #expect(check.stdout == "ok\n")
     }
 
-    @Test(arguments: ["export", "inspect", "verify", "list"])
+    @Test(arguments: ["export", "sessions", "inspect", "verify", "list"])
     func helpExplainsWithAnExample(command: String) throws {
         let result = try ptc([command, "--help"])
         #expect(result.status == 0)
@@ -274,6 +274,9 @@ import Testing
         let env = ["XDG_CONFIG_HOME": dir.file("config"), "XDG_STATE_HOME": dir.file("state"),
                    "PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
         let archive = dir.file("out/a.tar.zst")
+        // An archive whose manifest promises a row more than it holds: verify reports it (a result and an error).
+        #expect(try ptc(["export", "--db", fixture.path, "--output", dir.file("good.tar.zst"), "--quiet"]).status == 0)
+        try ArchiveFixture.rewrite(dir.file("good.tar.zst"), to: dir.file("bad.tar.zst")) { _, manifest in manifest.tables[0].rows += 1 }
         let cases: [(arguments: [String], status: Int32)] = [
             (["export", "--db", fixture.path, "--output", archive], 0),
             (["export", "--db", fixture.path, "--session", fixture.sessionIDs[0], "--dry-run"], 0),
@@ -287,6 +290,7 @@ import Testing
             (["inspect", dir.file("missing.tar.zst")], 66),
             (["verify", archive], 0),
             (["verify", dir.file("junk.tar.zst")], 65),
+            (["verify", dir.file("bad.tar.zst")], 65),
             (["list", dir.file("out")], 0),
             (["list", dir.file("nowhere")], 66),
             (["import", archive, "--db", dir.file("copy.db"), "--dry-run"], 0),
@@ -319,14 +323,18 @@ import Testing
             let document = dir.file("report-\(index).json")
             try result.stdout.write(toFile: document, atomically: true, encoding: .utf8)
             documents.append(document)
-            let envelope = try envelope(NoResult.self, result.stdout)
-            #expect(envelope.exitCode == result.status && envelope.ok == (status == 0), "\(arguments)")
-            #expect((envelope.error == nil) == (status == 0), "\(arguments)")
+            let parsed = try envelope(NoResult.self, result.stdout)
+            #expect(parsed.exitCode == result.status && parsed.ok == (status == 0), "\(arguments)")
+            #expect((parsed.error == nil) == (status == 0), "\(arguments)")
             if status != 0 {
-                #expect(result.stderr.contains(envelope.error?.message.split(separator: "\n").first.map(String.init) ?? "?"), "\(arguments): \(result.stderr)")
+                #expect(result.stderr.contains(parsed.error?.message.split(separator: "\n").first.map(String.init) ?? "?"), "\(arguments): \(result.stderr)")
+            }
+            if arguments == ["verify", dir.file("bad.tar.zst")] {
+                let problems = try envelope(VerifyReport.self, result.stdout).result?.problems ?? []
+                #expect(problems.count == 1 && parsed.error?.message.contains(problems[0]) == true, "\(result.stdout)")
             }
             if arguments[0] != "no-such-command" {
-                #expect(envelope.command == arguments[0], "\(arguments)")
+                #expect(parsed.command == arguments[0], "\(arguments)")
             }
         }
         let verdicts = try Self.validateReports(documents)

@@ -70,4 +70,26 @@ import Testing
         let help = try ptc(["export", "--help", "--json"])
         #expect(help.status == 0 && help.stdout.contains("OVERVIEW"))
     }
+
+    /// A command stopped by SIGTERM with `--json` still prints one document: exit 143, error code interrupted.
+    @Test func anInterruptedCommandPrintsOneDocument() throws {
+        let dir = TemporaryDirectory("json-interrupted")
+        let fixture = try Fixtures.database(in: dir, bytes: 12_000_000, maxTerminalLog: 2_000_000)
+        var env = ProcessInfo.processInfo.environment
+        env["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        for attempt in 0..<5 {
+            let running = try Binary.start(Binary.ptcBackup, ["export", "--db", fixture.path, "--output", dir.file("out-\(attempt).tar.zst"),
+                                                              "--level", "19", "--json"], environment: env)
+            usleep(useconds_t(150_000 + attempt * 100_000))
+            running.kill(SIGTERM)
+            let result = try running.wait()
+            if result.status == 0 { continue }  // finished before the signal: try a little earlier next time
+            #expect(result.status == 143, "\(result.stderr)")
+            let document = try envelope(NoResult.self, result.stdout)
+            #expect(document.exitCode == 143 && !document.ok && document.error?.code == "interrupted" && document.command == "export")
+            #expect(result.stdout.components(separatedBy: "\"schemaVersion\"").count == 2, "one document: \(result.stdout)")
+            return
+        }
+        Issue.record("every export finished before SIGTERM")
+    }
 }
