@@ -46,6 +46,10 @@ public final class ZstdCompressor {
         try run(input, directive: ZSTD_e_continue, sink: sink)
     }
 
+    /// Input bytes compressed so far in this frame (not those only buffered for the workers): what a
+    /// progress display can truthfully call done. The corresponding C function is `ZSTD_getFrameProgression`.
+    public var consumed: Int64 { Int64(ZSTD_getFrameProgression(context).consumed) }
+
     /// Ends the frame, flushing everything to `sink`.
     public func finish(sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try run(UnsafeRawBufferPointer(start: nil, count: 0), directive: ZSTD_e_end, sink: sink)
