@@ -18,7 +18,7 @@ struct PTCBackup: ParsableCommand {
             Example:
               ptc-backup export --output ~/backups/ && ptc-backup list ~/backups
             """,
-        version: ToolVersion.version,
+        version: ToolVersion.report,
         subcommands: [Export.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
     )
 
