@@ -20,9 +20,10 @@ extension PTCBackup {
                 When nothing matches, nothing is written and the exit code is 0.
 
                 Examples:
-                  ptc-backup export --output ~/backups/
-                  ptc-backup export --session 3f2a... --session 9b1c... --output moving.tar.zst
-                  ptc-backup export --older-than 7d --output /srv/backups/ --json
+                  ptc-backup export --db tour.db --output backups/
+                  ptc-backup export --db tour.db --output today.tar.zst
+                  ptc-backup export --db tour.db --project /home/alex/code/billing-service
+                  ptc-backup export --db tour.db --output backups/ --to nas:
                 """)
 
         @OptionGroup var global: GlobalOptions
