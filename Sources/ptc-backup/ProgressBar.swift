@@ -168,10 +168,17 @@ final class ProgressBar: Sendable {
     private func record(_ event: ProgressEvent) {
         let now = Date()
         let due: ProgressState? = state.withLock { s in
-            let newPhase = s.current?.phase != event.phase
-            if s.current == nil { s.current = ProgressState(event, at: now) } else { s.current!.record(event, at: now) }
+            let previous = s.current
+            var current = previous ?? ProgressState(event, at: now)
+            if previous != nil { current.record(event, at: now) }
+            s.current = current
+            // Drawn at once when a phase starts or completes; otherwise at most every 0.1 s, and only
+            // when something changed (curl, for one, repeats the same counts many times a second).
+            let newPhase = previous?.phase != event.phase
+            guard newPhase || previous?.done != current.done || previous?.total != current.total else { return nil }
             s.dirty = true
-            guard newPhase || s.current!.isComplete || now.timeIntervalSince(s.drawnAt) >= 0.1 else { return nil }
+            let completes = current.isComplete && previous?.isComplete != true
+            guard newPhase || completes || now.timeIntervalSince(s.drawnAt) >= 0.1 else { return nil }
             s.drawnAt = now
             s.dirty = false
             return s.current

@@ -82,12 +82,15 @@ extension PTCBackup {
             try Console.run("push", global) { _ in
                 _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
                 let target = try remoteOptions.named(remote)
-                let transfers = target.transfers(global, bucketMustExist: true)
+                var transfers = target.transfers(global, bucketMustExist: true)
+                let bar = ProgressBar(options: global)
+                transfers.progress = bar.handler
                 // The lock object goes where the archive will: it creates no bucket the push would not.
                 let lock = try RemoteLock.acquire(target.url, options: transfers.options, command: "push", wait: locking.duration,
                                                   environment: target.environment)
                 defer { lock.release() }
                 let uploaded = try transfers.upload(file, to: target.url, overwrite: overwrite, environment: target.environment)
+                bar.finish()
                 let info = uploaded.object
                 if global.json {
                     Console.printJSON(TransferReport(command: "push", file: file, remote: remote, bytes: info.size,
@@ -134,9 +137,12 @@ extension PTCBackup {
         func run() throws {
             try Console.run("pull", global) { _ in
                 let source = try remoteOptions.named(remote)
-                let transfers = source.transfers(global)
+                var transfers = source.transfers(global)
+                let bar = ProgressBar(options: global)
+                transfers.progress = bar.handler
                 let downloaded = try transfers.download(try latest.resolve(source.url, transfers, environment: source.environment),
                                                         output: output, environment: source.environment)
+                bar.finish()
                 let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"

@@ -21,7 +21,7 @@ import Testing
     /// taken: progress says `compress` with bytes until every byte is in, and only then `check`.
     @Test func exportAtHighLevelReportsCompressThenCheck() throws {
         let dir = TemporaryDirectory("progress")
-        let fixture = try Fixtures.database(in: dir, bytes: 6_000_000)
+        let fixture = try Fixtures.database(in: dir, bytes: 3_000_000)
         let started = Date()
         let export = try ptc(["export", "--db", fixture.path, "--output", dir.path + "/", "--level", "19", "--progress", "json"])
         let seconds = Date().timeIntervalSince(started)
@@ -57,6 +57,32 @@ import Testing
         #expect(restore.status == 0, "\(restore.stderr)")
         let restored = try lines(restore.stderr)
         #expect(restored.contains { $0.phase == "restore" && $0.total != nil && $0.done == $0.total })
+    }
+
+    /// push and pull report the bytes curl moves: `upload`/`download` up to the archive's size, each
+    /// state once (curl repeats its counts many times a second).
+    @Test func pushAndPullReportTheirBytes() throws {
+        let dir = TemporaryDirectory("progress")
+        let fixture = try Fixtures.database(in: dir, bytes: 3_000_000)
+        let archive = dir.file("a.tar.zst")
+        #expect(try ptc(["export", "--db", fixture.path, "--output", archive, "--level", "1", "--quiet"]).status == 0)
+        let size = try #require(FileManager.default.sizeOfFile(archive))
+        let server = try RcloneWebDAV(authenticate: false)
+        let folder = "webdav+\(server.baseURL)/progress-\(UInt32.random(in: 0...UInt32.max))/"
+
+        let push = try ptc(["push", archive, folder, "--progress", "json"])
+        #expect(push.status == 0, "\(push.stderr)")
+        let sent = try lines(push.stderr)
+        #expect(sent.allSatisfy { $0.phase == "upload" && $0.total == size })
+        #expect(sent.first?.done == 0 && sent.last?.done == size)
+        #expect(Set(sent.map(\.done)).count == sent.count)
+
+        let pull = try ptc(["pull", folder + "a.tar.zst", "-o", dir.file("b.tar.zst"), "--progress", "json"])
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let received = try lines(pull.stderr)
+        #expect(received.allSatisfy { $0.phase == "download" && $0.total == size })
+        #expect(received.last?.done == size)
+        withExtendedLifetime(server) {}
     }
 
     /// Piped (as here: stderr is a pipe) or --quiet: no bar and no control sequences.
