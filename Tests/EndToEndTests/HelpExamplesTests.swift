@@ -94,15 +94,16 @@ import Testing
         try Self.run(examples)
     }
 
-    /// The README's lines on their own, in a folder set up the same way.
+    /// The README's lines on their own, in a folder set up the same way, where tour.db also stands for the
+    /// app's database (PLANTOCODE_DB): the reference section's lines name none.
     @Test func everyReadmeExampleWorksOnTheSampleDatabase() throws {
         let examples = try Self.readmeExamples().map { (from: "README.md", line: $0) }
         #expect(!examples.isEmpty)
-        try Self.run(examples)
+        try Self.run(examples, tourIsTheAppDatabase: true)
     }
 
     /// Runs `examples` in order, each with bash in a new folder set up as `ptc-backup --help` says.
-    static func run(_ examples: [(from: String, line: String)]) throws {
+    static func run(_ examples: [(from: String, line: String)], tourIsTheAppDatabase: Bool = false) throws {
         let dir = TemporaryDirectory("examples")
         try FileManager.default.copyItem(atPath: (Binary.packageRoot as NSString).appendingPathComponent("Samples/appdata.db"),
                                          toPath: dir.file("tour.db"))
@@ -120,7 +121,8 @@ import Testing
         environment["HOME"] = dir.path
         environment["XDG_CONFIG_HOME"] = dir.file(".config")
         environment["XDG_DATA_HOME"] = dir.file(".local/share")
-        environment["PLANTOCODE_DB"] = "/nonexistent/appdata.db" // every example names its database; never a real one
+        // Help examples name their database; never a real one.
+        environment["PLANTOCODE_DB"] = tourIsTheAppDatabase ? dir.file("tour.db") : "/nonexistent/appdata.db"
         environment["PATH"] = (Binary.ptcBackup as NSString).deletingLastPathComponent + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         for name in ["PTC_BACKUP_CONFIG", "PTC_WEBDAV_USER", "PTC_WEBDAV_PASSWORD", "AWS_ACCESS_KEY_ID", "COLUMNS"] {
             environment[name] = nil
