@@ -74,7 +74,7 @@ enum ProgressLine {
             let fraction = total > 0 ? min(1, max(0, Double(state.done) / Double(total))) : 1
             let percent = String(Int(fraction * 100)).padded(to: 3, with: " ") + "%"
             let bytes = ByteCount.text(state.done) + "/" + ByteCount.text(total)
-            let eta = "ETA " + (state.eta.map(clock) ?? "--:--")
+            let eta = "ETA " + (state.eta.map { clock($0, roundingUp: true) } ?? "--:--")
             // Optional parts, most useful first; dropped from the end until a bar of 10 fits.
             var extras = [bytes, rate, eta].compactMap { $0 }
             while true {
@@ -107,9 +107,9 @@ enum ProgressLine {
         return line.count > width ? String(line.prefix(width)) : line
     }
 
-    /// `m:ss`, or `h:mm:ss` from an hour on.
-    static func clock(_ seconds: Double) -> String {
-        let whole = Int(min(seconds, 359_999).rounded(.up))
+    /// `m:ss`, or `h:mm:ss` from an hour on; time left is rounded up, time spent down.
+    static func clock(_ seconds: Double, roundingUp: Bool = false) -> String {
+        let whole = Int(min(seconds, 359_999).rounded(roundingUp ? .up : .down))
         let (h, m, s) = (whole / 3600, whole / 60 % 60, whole % 60)
         let seconds = String(s).padded(to: 2, with: "0")
         return h > 0 ? String(h) + ":" + String(m).padded(to: 2, with: "0") + ":" + seconds : String(m) + ":" + seconds
@@ -147,6 +147,9 @@ final class ProgressBar: Sendable {
     /// Redraws the bar (a spinner moves without events); running while the bar is shown.
     private let timer = Mutex<(any DispatchSourceTimer)?>(nil)
 
+    /// Set by ``finish()``: nothing is drawn afterwards.
+    private let finished = Atomic<Bool>(false)
+
     /// The bar being shown, so that ``clearLine()`` (before an error or a message line) can stop it.
     private static let active = Mutex<ProgressBar?>(nil)
 
@@ -166,6 +169,7 @@ final class ProgressBar: Sendable {
     }
 
     private func record(_ event: ProgressEvent) {
+        guard !finished.load(ordering: .relaxed) else { return }
         let now = Date()
         let due: ProgressState? = state.withLock { s in
             let previous = s.current
@@ -189,7 +193,9 @@ final class ProgressBar: Sendable {
     private func emit(_ state: ProgressState, now: Date) {
         switch output {
         case .json: Console.control(ProgressLine.json(state) + "\n")
-        case .bar: Console.control("\r\u{1B}[2K" + ProgressLine.render(state, width: Self.terminalWidth() - 1, now: now))
+        case .bar:
+            startTimer() // again after ``clearLine()`` made room for a message line
+            Console.control("\r\u{1B}[2K" + ProgressLine.render(state, width: Self.terminalWidth() - 1, now: now))
         case nil: break
         }
     }
@@ -197,7 +203,7 @@ final class ProgressBar: Sendable {
     /// Every 0.1 s: the bar again when something changed, or its spinner when the phase's size is unknown.
     private func startTimer() {
         timer.withLock { timer in
-            guard timer == nil else { return }
+            guard timer == nil, !finished.load(ordering: .relaxed) else { return }
             let source = DispatchSource.makeTimerSource(queue: .global())
             source.schedule(deadline: .now() + 0.1, repeating: 0.1)
             source.setEventHandler { [weak self] in self?.tick() }
@@ -208,6 +214,7 @@ final class ProgressBar: Sendable {
     }
 
     private func tick() {
+        guard !finished.load(ordering: .relaxed) else { return }
         let now = Date()
         let due: ProgressState? = state.withLock { s in
             guard let current = s.current, s.dirty || current.total == nil,
@@ -228,6 +235,7 @@ final class ProgressBar: Sendable {
 
     /// Removes the bar (the command's output follows).
     func finish() {
+        finished.store(true, ordering: .relaxed)
         guard output == .bar else { return }
         stopTimer()
         Self.active.withLock { if $0 === self { $0 = nil } }

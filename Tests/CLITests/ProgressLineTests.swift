@@ -68,7 +68,8 @@ import Testing
         #expect(state.rate == 52_300_000)
         #expect(abs(state.eta! - 195_000_000 / 52_300_000.0) < 0.001)
         #expect(ProgressLine.clock(3_725) == "1:02:05")
-        #expect(ProgressLine.clock(59.2) == "1:00")
+        #expect(ProgressLine.clock(59.2, roundingUp: true) == "1:00")
+        #expect(ProgressLine.clock(59.2) == "0:59")
         // A new phase starts afresh: no rate carried over.
         var next = state
         next.record(.started(.check), at: start + 3)

@@ -85,6 +85,24 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// On a terminal (a pseudo-terminal from `script`): the bar redrawn in place, each frame within the
+    /// width (COLUMNS=60, less the last column), and its line cleared before the command's output.
+    @Test func barOnATerminal() throws {
+        let dir = TemporaryDirectory("progress")
+        let fixture = try Fixtures.database(in: dir, bytes: 2_000_000)
+        let command = "'\(Binary.ptcBackup)' export --db '\(fixture.path)' --output '\(dir.path)/' --level 19"
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLUMNS"] = "60"
+        environment["PLANTOCODE_DB"] = "/nonexistent/appdata.db"
+        let result = try Binary.run("/usr/bin/script", ["-qec", command, "/dev/null"], environment: environment)
+        #expect(result.status == 0, "\(result.stdout)")
+        let frames = result.stdout.components(separatedBy: "\r\u{1B}[2K").dropFirst()
+        let bars = frames.dropLast()
+        #expect(bars.contains { $0.hasPrefix("compress [") && $0.contains("%") }, "\(frames)")
+        #expect(bars.allSatisfy { $0.count <= 59 && !$0.contains("\n") }, "\(frames)")
+        #expect(frames.last?.hasPrefix("Wrote ") == true, "\(frames)")
+    }
+
     /// Piped (as here: stderr is a pipe) or --quiet: no bar and no control sequences.
     @Test func pipedOrQuietPrintsNoProgress() throws {
         let dir = TemporaryDirectory("progress")
