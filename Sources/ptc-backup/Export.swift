@@ -112,13 +112,15 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let started = Date()
                 let result = try Exporter(logger: logger, progress: bar.handler).export(options)
-                bar.finish()
                 var uploadedTo: String?
                 if let target, let archive = result.archivePath {
-                    let info = try target.transfers(global).push(archive, to: target.url, environment: target.environment)
+                    var transfers = target.transfers(global)
+                    transfers.progress = bar.handler
+                    let info = try transfers.push(archive, to: target.url, environment: target.environment)
                     uploadedTo = target.url.hasSuffix("/") ? target.url + info.name : target.url + "/" + info.name
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }
+                bar.finish()
                 let seconds = Date().timeIntervalSince(started)
                 var report = ExportReport(archive: result.archivePath, kind: result.manifest?.kind, bytes: result.bytes,
                                           sessions: result.manifest?.sessions.count ?? 0,
