@@ -84,6 +84,8 @@ let package = Package(
             "BackupCore", "BackupConfig", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
         .testTarget(name: "BackupRetentionTests", dependencies: ["BackupRetention", "BackupModel"]),
+        // The command-line tool's pure parts (the progress line), compiled from the executable target.
+        .testTarget(name: "CLITests", dependencies: ["ptc-backup"]),
         .testTarget(name: "EndToEndTests", dependencies: ["BackupTestSupport", "BackupCore", "BackupModel", "BackupSQLite", "SampleGenerator"]),
     ]
 )

@@ -46,12 +46,16 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
     /// Compresses and writes the body: exactly `size` bytes from `produce`, then the tar trailer for an
     /// entry of `entrySize` bytes (the body's size, unless the entry's first bytes go in the head).
     /// - Throws: ``ArchiveError`` (a full disk has errno `ENOSPC` or `EFBIG`), or what `produce` throws.
-    public func writeBody(size: Int64, entrySize: Int64? = nil, produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+    /// `compressed` hears how many input bytes zstd has compressed so far (``ZstdCompressor/consumed``),
+    /// after each chunk and each flush: with workers, input is taken long before it is compressed.
+    public func writeBody(size: Int64, entrySize: Int64? = nil, compressed: ((Int64) -> Void)? = nil,
+                          produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let compressor = try ZstdCompressor(level: level, workers: threads, jobSize: jobSize, name: context)
         var offset = Int64(headReservation)
         let sink: (UnsafeRawBufferPointer) throws -> Void = { bytes in
             try self.pwriteAll(bytes, at: offset)
             offset += Int64(bytes.count)
+            compressed?(min(size, compressor.consumed))
         }
         var produced: Int64 = 0
         try produce { chunk in
@@ -60,6 +64,7 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
                 throw ArchiveError(code: -1, errno: 0, message: "the entry grew past its declared \(size) bytes", context: self.context)
             }
             try compressor.compress(chunk, sink: sink)
+            compressed?(min(size, compressor.consumed))
         }
         guard produced == size else {
             throw ArchiveError(code: -1, errno: 0, message: "the entry produced \(produced) bytes, expected \(size)", context: context)

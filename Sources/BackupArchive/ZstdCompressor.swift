@@ -46,6 +46,10 @@ public final class ZstdCompressor {
         try run(input, directive: ZSTD_e_continue, sink: sink)
     }
 
+    /// Input bytes compressed so far in this frame (not those only buffered for the workers): what a
+    /// progress display can truthfully call done. The corresponding C function is `ZSTD_getFrameProgression`.
+    public var consumed: Int64 { Int64(ZSTD_getFrameProgression(context).consumed) }
+
     /// Declares the size of the frame about to start, written into its header (readers then know each
     /// frame's size without decompressing it). Call before the frame's first byte; zstd refuses a frame whose
     /// content then differs in size.

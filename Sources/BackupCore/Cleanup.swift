@@ -97,7 +97,8 @@ public struct Cleaner: Sendable {
                 throw BackupError(.dataError, "the cleanup archive \(archive) fails verification, so nothing was deleted: \(outcome.problems.first ?? "no database inside")")
             }
             if let remote = options.remote {
-                guard let transfers else { throw BackupError(.software, "no transfers to upload to \(remote)") }
+                guard var transfers else { throw BackupError(.software, "no transfers to upload to \(remote)") }
+                transfers.progress = progress
                 let uploaded = try transfers.push(archive, to: remote, environment: options.environment)
                 let url = remote.hasSuffix("/") ? remote + uploaded.name : remote + "/" + uploaded.name
                 let local = try Self.sha256(of: archive)

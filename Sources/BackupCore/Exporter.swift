@@ -143,6 +143,7 @@ public struct Exporter: Sendable {
             case .partial, .cleanup: // selected rows, copied into the snapshot, then packed
                 let chosen = try Self.resolvingPrefixes(options.selection, in: source, path: sourcePath)
                 let rows: Snapshotter.RowSelection = options.jobs.map { .jobs($0) } ?? .sessions(chosen, now: options.now)
+                progress?(.started(.snapshot))
                 guard let result = try snapshotter.partial(from: source, selection: rows, to: snapshotPath) else {
                     logger.info("nothing to export: nothing matches the selection")
                     withExtendedLifetime(snapshot) {}
@@ -255,14 +256,15 @@ public struct Exporter: Sendable {
             while true {
                 let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
                                                    threads: options.threads, headReservation: reservation, context: archive.path)
-                var packed: Int64 = 0
-                try writer.writeBody(size: databaseSize) { write in
+                let progress = self.progress
+                try writer.writeBody(size: databaseSize, compressed: progress.map { report in
+                    { report(ProgressEvent(phase: .compress, done: $0, total: databaseSize)) }
+                }) { write in
                     try FileSystem.readChunks(snapshotPath, doing: "packing the snapshot") { chunk in
                         try write(chunk)
-                        packed += Int64(chunk.count)
-                        progress?(ProgressEvent(phase: .pack, done: packed, total: databaseSize))
                     }
                 }
+                progress?(.started(.check))
                 manifest.entries[0].sha256 = try checks.wait()
                 if try writer.writeHead(try head(manifest)) {
                     archiveBytes = writer.totalBytes
@@ -276,7 +278,6 @@ public struct Exporter: Sendable {
         } catch let error as ArchiveError {
             throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true)
         }
-        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
         let publishedPath = try archive.commit(to: destination)
         return (manifest, archiveBytes, publishedPath)
     }

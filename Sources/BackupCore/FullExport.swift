@@ -151,10 +151,11 @@ extension Exporter {
         let pageSize = Int64(manifest.source.pageSize)
         let checks = SnapshotChecks(snapshotPath: snapshotPath, sourcePath: sourcePath)
         defer { _ = try? checks.wait() }
-        progress?(ProgressEvent(phase: .check, done: 0, total: 1))
+        // The compressor may still be busy long after the backup ended (a high --level): it keeps
+        // reporting `compress` until it is done; only then does the check show.
         let bodyOutcome = Result { try body.compressor.wait() }
+        progress?(.started(.check))
         manifest.entries[0].sha256 = try checks.wait()
-        progress?(ProgressEvent(phase: .check, done: 1, total: 1))
         if case .failure(let error) = bodyOutcome {
             if let error = error as? ArchiveError { throw BackupError.archive(error, "writing the archive", path: finalPath, writing: true) }
             throw error
@@ -206,12 +207,20 @@ extension Exporter {
         defer { streaming.watch.stop() }
         let failed = Flag()
         let input = snapshot.descriptor, snapshotPath = snapshot.path
+        let progress = self.progress
+        var quietSnapshotter = snapshotter
+        quietSnapshotter.progress = nil
         let compressor = BackgroundTask<Void> {
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
             defer { chunk.deallocate() }
             do {
                 let bodySize = max(0, pageCount - 1) * pageSize
-                try writer.writeBody(size: bodySize, entrySize: entrySize) { write in
+                // One phase for the one pass: what zstd has compressed (it follows the backup closely, or
+                // lags far behind it at a high --level); the backup itself reports nothing.
+                let reportCompressed: (Int64) -> Void = { bytes in
+                    progress?(ProgressEvent(phase: .compress, done: pageSize + bytes, total: entrySize)) // page 1 travels in the head
+                }
+                try writer.writeBody(size: bodySize, entrySize: entrySize, compressed: progress == nil ? nil : reportCompressed) { write in
                     while let run = feed.nextRun() {
                         var offset = (run.lowerBound - 1) * pageSize
                         let end = run.upperBound * pageSize
@@ -225,8 +234,6 @@ extension Exporter {
                             }
                             try write(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
                             offset += Int64(n)
-                            // Progress is the backup's (the compressor follows it closely); two phases
-                            // reported at once would make the bar flicker between them.
                         }
                     }
                 }
@@ -238,7 +245,7 @@ extension Exporter {
             }
         }
         do {
-            try snapshotter.full(from: source, to: snapshotPath, vfs: WriteWatch.vfsName, abortIf: { failed.isSet })
+            try quietSnapshotter.full(from: source, to: snapshotPath, vfs: WriteWatch.vfsName, abortIf: { failed.isSet })
         } catch {
             feed.finish()
             // When packing failed first, its error is the one that says what went wrong.

@@ -197,6 +197,7 @@ public struct Importer: Sendable {
                             archiveAppVersion: manifest.source.appVersion, targetAppVersion: targetVersion, logger: logger)
         merger.restoresCleanup = manifest.kind == .cleanup
         merger.sessions = options.sessions
+        progress?(.started(.merge))
         var outcome = MergeOutcome()
         var tables: [Manifest.Table] = []
         if !options.remaps.isEmpty {
@@ -398,8 +399,9 @@ public struct Importer: Sendable {
             let into = try Connection(path: target, mode: .readWriteCreate, busyTimeout: busyTimeout)
             // The target stays write-locked from the first step to the last; nothing is visible before the
             // last one commits, and a failure before then rolls the target back.
+            let pageSize = progress == nil ? 0 : try from.scalar("PRAGMA page_size").int64 ?? 4096
             try from.backup(to: into, pagesPerStep: 16_384, progress: { step in
-                progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
+                progress?(ProgressEvent(phase: .restore, done: Int64(step.copiedPages) * pageSize, total: Int64(step.totalPages) * pageSize))
             }, beforeFinalStep: beforeCommit)
             try into.close()
             try from.close()

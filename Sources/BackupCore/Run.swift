@@ -109,7 +109,11 @@ public struct Runner: Sendable {
             return profile.output.map { "output \($0)" } ?? "no output folder: the archive goes to the remote only"
         }
         guard prepared else { return notify(report.finished(started), profile: profile, environment: options.environment) }
-        let transfers = remote.map { Transfers(options: $0.options, onRetry: options.remote.onRetry) }
+        let transfers = remote.map { remote in
+            var transfers = Transfers(options: remote.options, onRetry: options.remote.onRetry)
+            transfers.progress = progress
+            return transfers
+        }
 
         if profile.cleanup {
             _ = step("cleanup") {

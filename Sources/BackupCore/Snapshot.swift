@@ -15,7 +15,9 @@ struct Snapshotter {
     let sourcePath: String
     let busyTimeout: Int32
     let pagesPerStep: Int32
-    let progress: ProgressHandler?
+    /// Hears the backup's steps as ``ProgressEvent/Phase/snapshot`` bytes; nil in a one-pass export, whose
+    /// compressor reports instead.
+    var progress: ProgressHandler?
     /// Set by ``openSource()`` when the source had to be opened `immutable=1`: the main file as it was
     /// then, checked again when a snapshot is finished.
     private(set) var immutableSource: FileStamp?
@@ -122,8 +124,9 @@ struct Snapshotter {
         do {
             let destination = try Connection(path: destinationPath, mode: .readWriteCreate, busyTimeout: busyTimeout, vfs: vfs)
             try destination.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
+            let pageSize = progress == nil ? 0 : try source.scalar("PRAGMA page_size").int64 ?? 4096
             try source.backup(to: destination, pagesPerStep: pagesPerStep) { step in
-                progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages), total: Int64(step.totalPages)))
+                progress?(ProgressEvent(phase: .snapshot, done: Int64(step.copiedPages) * pageSize, total: Int64(step.totalPages) * pageSize))
                 if shouldAbort() { throw BackupError(.ioError, "the snapshot was abandoned because packing it failed") }
             }
             try finish(destination, path: destinationPath)

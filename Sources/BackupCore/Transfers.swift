@@ -1,12 +1,17 @@
 import BackupDigest
+import BackupHTTP
 import BackupModel
 import BackupStore
 import Foundation
+import Synchronization
 
 /// Moving archives between this machine and a remote. Remote calls that fail in passing (refused or
 /// reset connections, timeouts, 5xx) are retried with backoff (``RetryingStore``); `onRetry` hears of each.
 public struct Transfers: Sendable {
     public var options: RemoteOptions
+    /// Hears ``ProgressEvent/Phase/upload`` and ``ProgressEvent/Phase/download`` bytes of archives moved
+    /// over HTTP (a folder remote's copy reports nothing).
+    public var progress: ProgressHandler?
 
     public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
@@ -62,12 +67,29 @@ public struct Transfers: Sendable {
             return Uploaded(object: existing, alreadyThere: true)
         }
         try StoreInterruption.interruptible {
-            try Self.mapped { try location.store.put(file: path, as: name, replacing: overwrite) }
+            try TransferProgress.observe(Self.tally(.upload, total: size, progress)) {
+                try Self.mapped { try location.store.put(file: path, as: name, replacing: overwrite) }
+            }
         }
         guard let info = try Self.mapped({ try location.store.stat(name) }), info.size == size else {
             throw BackupError(.unavailable, "\(name) on \(location.store) does not have the \(size) bytes just uploaded")
         }
         return Uploaded(object: info, alreadyThere: false)
+    }
+
+    /// An observer adding up the bytes each transfer moved one way (`upload`: sent, `download`: received)
+    /// and reporting the sum as `phase`, at most `total` (retried requests count again); nil without `progress`.
+    static func tally(_ phase: ProgressEvent.Phase, total: Int64?, _ progress: ProgressHandler?) -> TransferProgress.Observer? {
+        guard let progress else { return nil }
+        progress(ProgressEvent(phase: phase, done: 0, total: total))
+        let moved = Mutex<[Int: Int64]>([:])
+        return { transfer, sent, received in
+            let sum = moved.withLock { bytes in
+                bytes[transfer] = phase == .upload ? sent : received
+                return bytes.values.reduce(0, +)
+            }
+            progress(ProgressEvent(phase: phase, done: total.map { min($0, sum) } ?? sum, total: total))
+        }
     }
 
     /// `folder` (a remote URL) with `name` appended.
@@ -119,7 +141,11 @@ public struct Transfers: Sendable {
         guard stored != nil else { throw BackupError(.noInput, "\(name) is not on \(location.store)") }
         if createsFolder { try FileSystem.makeFolder(folder, doing: "creating the download folder") }
         let download = try TemporaryFile(beside: destination, suffix: "download", doing: "creating the download")
-        try StoreInterruption.interruptible { try Self.mapped { try location.store.get(name, to: download.path) } }
+        try StoreInterruption.interruptible {
+            try TransferProgress.observe(Self.tally(.download, total: stored?.size, progress)) {
+                try Self.mapped { try location.store.get(name, to: download.path) }
+            }
+        }
         _ = try ArchiveContents.manifest(of: download.path)
         // Private like an export (a retried download may have been created anew under the umask).
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)

@@ -167,7 +167,7 @@ public struct Verifier: Sendable {
         do {
             let db = try Connection(path: path, mode: .readOnly)
             defer { try? db.close() }
-            progress?(ProgressEvent(phase: .check, done: 0, total: 1))
+            progress?(.started(.check))
             let integrity = try db.rows("PRAGMA integrity_check(20)").compactMap { $0.first?.string }
             if integrity != ["ok"] {
                 problems.append("the database fails integrity_check: \(integrity.prefix(3).joined(separator: "; "))")
@@ -208,7 +208,6 @@ public struct Verifier: Sendable {
             } else if !manifest.sessions.isEmpty {
                 problems.append("the manifest lists \(manifest.sessions.count) session(s) but the database has no sessions table")
             }
-            progress?(ProgressEvent(phase: .check, done: 1, total: 1))
             return tables
         } catch {
             problems.append("the database cannot be read: \(error)")

@@ -143,10 +143,13 @@ public struct HTTPClient: Sendable {
         // several seconds, so a transfer that moved data and then stopped would run on for that long.
         transfer.stallTimeout = Double(request.stallTimeout)
         transfer.cancellable = request.cancellable
+        if let observer = TransferProgress.observer { transfer.observer = (TransferProgress.nextTransfer(), observer) }
         set(cbk_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0))
         set(cbk_curl_setopt_xferinfo_function(handle, { context, downloaded, _, uploaded, _ in
             guard let context else { return 0 }
-            return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().progress(moved: Int64(downloaded) + Int64(uploaded)) ? 0 : 1
+            let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.observer.map { $0.observer($0.id, Int64(uploaded), Int64(downloaded)) }
+            return transfer.progress(moved: Int64(downloaded) + Int64(uploaded)) ? 0 : 1
         }))
         set(cbk_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context))
         set(cbk_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
@@ -285,6 +288,8 @@ private final class Transfer {
     private var lastChange = Date()
     /// The transfer was stopped because nothing moved for ``stallTimeout`` seconds.
     var stalled = false
+    /// Who hears this transfer's bytes (``TransferProgress``), and its number.
+    var observer: (id: Int, observer: TransferProgress.Observer)?
     /// Whether ``TransferCancellation`` stops this transfer, and whether it did.
     var cancellable = true
     var cancelled = false

@@ -24,4 +24,6 @@ static inline unsigned long cbk_curlauth_digest(void) { return CURLAUTH_DIGEST; 
 static inline CURLcode cbk_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cbk_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode cbk_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+/* CURLVERSION_NOW is a macro naming an enum value, which Swift does not import. */
+static inline curl_version_info_data *cbk_curl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
 #endif

@@ -23,9 +23,9 @@ extension PTCBackup {
                 prune keeps them unless told --kind cleanup.
 
                 Examples:
-                  ptc-backup cleanup --dry-run
-                  ptc-backup cleanup --output ~/backups/ --to webdav+https://nas.local/backups/laptop/
-                  ptc-backup cleanup --older-than 30d --no-delete --output ~/backups/
+                  ptc-backup cleanup --db tour.db --dry-run
+                  ptc-backup cleanup --db tour.db --older-than 30d --output backups/
+                  ptc-backup cleanup --db tour.db --output backups/ --to nas:
                 """)
 
         @OptionGroup var global: GlobalOptions

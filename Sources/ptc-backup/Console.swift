@@ -209,8 +209,8 @@ enum Console {
         writeAll(.standardError, printable(line) + "\n")
     }
 
-    /// Terminal control sequences on stderr (the progress bar's), written as they are.
-    fileprivate static func control(_ text: String) {
+    /// Terminal control sequences and progress lines on stderr (``ProgressBar``'s), written as they are.
+    static func control(_ text: String) {
         writeAll(.standardError, text)
     }
 
@@ -323,48 +323,6 @@ enum Console {
         default:
             return 1
         }
-    }
-}
-
-/// A one-line progress bar on stderr, only when stderr is a terminal and not `--quiet`.
-final class ProgressBar: Sendable {
-    /// When the bar was last drawn, and for which phase (progress arrives from worker threads).
-    private let drawn = Mutex<(at: Date, phase: ProgressEvent.Phase?)>((Date.distantPast, nil))
-    let enabled: Bool
-
-    init(options: GlobalOptions) {
-        enabled = !options.quiet && isatty(STDERR_FILENO) == 1
-    }
-
-    /// The handler to give an operation, or nil when no bar is shown.
-    var handler: ProgressHandler? {
-        guard enabled else { return nil }
-        return { [self] event in self.draw(event) }
-    }
-
-    private func draw(_ event: ProgressEvent) {
-        let now = Date()
-        let due = drawn.withLock { last in
-            guard event.phase != last.phase || now.timeIntervalSince(last.at) > 0.1 || event.done >= event.total else { return false }
-            last = (now, event.phase)
-            return true
-        }
-        guard due else { return }
-        let fraction = event.total > 0 ? min(1, Double(event.done) / Double(event.total)) : 0
-        let width = 30
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let label = Console.column(event.phase.rawValue, 8)
-        Console.control("\r\u{1B}[2K\(label) [\(bar)] \(String(format: "%3d", Int(fraction * 100)))%")
-    }
-
-    func finish() {
-        guard enabled else { return }
-        Self.clearLine()
-    }
-
-    static func clearLine() {
-        if isatty(STDERR_FILENO) == 1 { Console.control("\r\u{1B}[2K") }
     }
 }
 

@@ -20,9 +20,10 @@ extension PTCBackup {
                 When nothing matches, nothing is written and the exit code is 0.
 
                 Examples:
-                  ptc-backup export --output ~/backups/
-                  ptc-backup export --session 3f2a... --session 9b1c... --output moving.tar.zst
-                  ptc-backup export --older-than 7d --output /srv/backups/ --json
+                  ptc-backup export --db tour.db --output backups/
+                  ptc-backup export --db tour.db --output today.tar.zst
+                  ptc-backup export --db tour.db --project /home/alex/code/billing-service
+                  ptc-backup export --db tour.db --output backups/ --to nas:
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -130,13 +131,15 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 let started = Date()
                 let result = try Exporter(logger: logger, progress: bar.handler).export(options)
-                bar.finish()
                 var uploadedTo: String?
                 if let target, let archive = result.archivePath {
-                    let info = try target.transfers(global).push(archive, to: target.url, environment: target.environment)
+                    var transfers = target.transfers(global)
+                    transfers.progress = bar.handler
+                    let info = try transfers.push(archive, to: target.url, environment: target.environment)
                     uploadedTo = target.url.hasSuffix("/") ? target.url + info.name : target.url + "/" + info.name
                     if !keep { try? FileManager.default.removeItem(atPath: archive) }
                 }
+                bar.finish()
                 let seconds = Date().timeIntervalSince(started)
                 var report = ExportReport(database: result.database ?? db ?? "", archive: result.archivePath, kind: result.manifest?.kind,
                                           bytes: result.bytes, sessions: result.manifest?.sessions ?? [],

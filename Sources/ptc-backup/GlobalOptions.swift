@@ -14,10 +14,16 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "More detail on stderr (-v info, -vv debug).")
     var verbose: Int
 
+    @Option(help: ArgumentHelp("Progress on stderr: a bar on a terminal (auto), one JSON line per update (json), or none.",
+                               valueName: "auto|json|none"))
+    var progress: ProgressMode = .auto
+
     func validate() throws {
         if quiet && verbose > 0 { throw ValidationError("--quiet and --verbose cannot be used together") }
     }
 }
+
+extension ProgressMode: ExpressibleByArgument {}
 
 /// How to reach a remote: the flags of every command that takes one.
 struct RemoteOptionGroup: ParsableArguments {

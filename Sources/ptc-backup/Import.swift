@@ -31,8 +31,9 @@ extension PTCBackup {
                 one transaction, so it is safe while the app has the database open. A missing target is created.
 
                 Examples:
-                  ptc-backup import laptop.tar.zst --remap /home/ana/code=/Users/ana/code --dry-run
-                  ptc-backup import plantocode-laptop-20261127T031500Z-full.tar.zst --mode restore --force
+                  ptc-backup import today.tar.zst --db restored.db --mode restore
+                  ptc-backup import backups/latest --db restored.db --dry-run
+                  ptc-backup import today.tar.zst --db tour.db --remap /home/alex/code=/srv/code
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -165,13 +166,15 @@ extension PTCBackup {
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Bring a database to the current PlanToCode schema, in place.",
+            usage: "ptc-backup migrate [<options>]",
             discussion: """
                 Applies the app's named migrations that the database still lacks, in the app's order, in one \
                 transaction, after saving the database as an archive beside it (<db>.before-migrate-<time>.tar.zst). \
                 A database already at the current schema is left alone (nothing saved, exit 0).
 
-                Example:
-                  ptc-backup migrate --db ~/old-laptop/appdata.db
+                Examples:
+                  ptc-backup migrate --db tour.db --dry-run
+                  ptc-backup migrate --db restored.db
                 """)
 
         @OptionGroup var global: GlobalOptions

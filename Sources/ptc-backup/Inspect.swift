@@ -7,12 +7,14 @@ extension PTCBackup {
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an archive's manifest and the sessions inside it.",
+            usage: "ptc-backup inspect [<options>] <archive>",
             discussion: """
                 Reads only the manifest (the archive's first entry), so it is quick for any size. \
                 Use `verify` to check the content.
 
-                Example:
-                  ptc-backup inspect plantocode-laptop-20261127T010203Z-full.tar.zst
+                Examples:
+                  ptc-backup inspect today.tar.zst
+                  ptc-backup inspect today.tar.zst --json
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -7,14 +7,14 @@ extension PTCBackup {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the archives in a folder, a WebDAV folder or an S3 bucket: time, kind, size, sessions.",
+            usage: "ptc-backup list [<options>] <dir|remote>",
             discussion: """
                 For a local folder, reads each archive's manifest only (archives whose manifest cannot be \
                 read are listed with the reason). For a remote folder, lists names, sizes and times.
 
                 Examples:
-                  ptc-backup list ~/backups
-                  ptc-backup list webdav+https://dav.example.org/backups/
-                  ptc-backup list s3://my-bucket/plantocode/
+                  ptc-backup list backups
+                  ptc-backup list webdav+http://localhost:8080/ptc/ --json
                 """)
 
         @OptionGroup var global: GlobalOptions

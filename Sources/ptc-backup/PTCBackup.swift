@@ -15,10 +15,16 @@ struct PTCBackup: ParsableCommand {
             69 remote unavailable, 73 cannot create output, 74 local I/O error, \
             75 temporary failure (locked, retry later), 77 permission refused.
 
-            Example:
-              ptc-backup export --output ~/backups/ && ptc-backup list ~/backups
+            The examples in each command's help work when pasted, in the order of the commands, in a \
+            folder holding a copy of the sample database (cp Samples/appdata.db tour.db) and a folder \
+            backups/; the remote ones expect a WebDAV server at localhost:8080 (rclone serve webdav \
+            remote/ --addr localhost:8080) and the config file shown in `ptc-backup help run`.
+
+            Examples:
+              ptc-backup export --db tour.db --output backups/
+              ptc-backup list backups
             """,
-        version: ToolVersion.version,
+        version: ToolVersion.report,
         subcommands: [Export.self, Sessions.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
     )
 

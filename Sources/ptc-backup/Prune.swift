@@ -24,9 +24,9 @@ extension PTCBackup {
                 same table and changes nothing.
 
                 Examples:
-                  ptc-backup prune ~/backups --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
-                  ptc-backup prune s3://my-bucket/plantocode/ --keep-within 30d --keep-monthly 24
-                  ptc-backup prune webdav+https://dav.example.org/backups/ --kind cleanup --keep-last 10
+                  ptc-backup prune backups --keep-last 2 --dry-run
+                  ptc-backup prune backups --keep-daily 7 --keep-weekly 4 --keep-monthly 12
+                  ptc-backup prune nas: --keep-within 30d --keep-monthly 24
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -41,6 +41,7 @@ extension PTCBackup {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upload an archive to a WebDAV folder or an S3 bucket.",
+            usage: "ptc-backup push [<options>] <file> <remote>",
             discussion: """
                 The file must be a ptc-backup archive. Nobody ever sees half of it: WebDAV uploads go to a \
                 temporary name and are moved into place (missing folders are created); S3 uploads are atomic, \
@@ -58,8 +59,9 @@ extension PTCBackup {
                 AWS_REGION and --endpoint (or AWS_ENDPOINT_URL_S3) for services other than AWS.
 
                 Examples:
-                  ptc-backup push plantocode-laptop-20261127T031500Z-full.tar.zst webdav+https://dav.example.org/backups/
-                  ptc-backup push plantocode-laptop-20261127T031500Z-full.tar.zst s3://my-bucket/plantocode/ --endpoint https://s3.example.org
+                  ptc-backup push today.tar.zst webdav+http://localhost:8080/ptc/
+                  ptc-backup push today.tar.zst webdav+http://localhost:8080/ptc/old/
+                  ptc-backup push today.tar.zst nas:laptop
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -81,7 +83,9 @@ extension PTCBackup {
         func run() throws {
             try Console.run("push", global) { _ in
                 let target = try remoteOptions.named(remote)
-                let transfers = target.transfers(global, bucketMustExist: true)
+                var transfers = target.transfers(global, bucketMustExist: true)
+                let bar = ProgressBar(options: global)
+                transfers.progress = bar.handler
                 let file = try latest.resolve(file, transfers)
                 _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
                 // The lock object goes where the archive will: it creates no bucket the push would not.
@@ -89,6 +93,7 @@ extension PTCBackup {
                                                   environment: target.environment)
                 defer { lock.release() }
                 let uploaded = try transfers.upload(file, to: target.url, overwrite: overwrite, environment: target.environment)
+                bar.finish()
                 let info = uploaded.object
                 Console.emit(TransferReport(archive: file, remote: remote, bytes: info.size, alreadyThere: uploaded.alreadyThere), global) {
                     Console.out(uploaded.alreadyThere
@@ -102,6 +107,7 @@ extension PTCBackup {
     struct Pull: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Download an archive from a WebDAV folder or an S3 bucket.",
+            usage: "ptc-backup pull [<options>] <remote-url>",
             discussion: """
                 Downloads under a temporary name and keeps the file only once it is complete and reads as an \
                 archive. From S3, a dropped connection is resumed where it stopped and the file must match the \
@@ -110,10 +116,10 @@ extension PTCBackup {
                 "not checked: no checksum stored". The file is private (mode 0600). Run `verify` on it before \
                 trusting its content.
 
-                Example:
-                  ptc-backup pull webdav+https://dav.example.org/backups/plantocode-laptop-20261127T031500Z-full.tar.zst --output ~/restore/
-                  ptc-backup pull s3://my-bucket/plantocode/plantocode-laptop-20261127T031500Z-full.tar.zst
-                  ptc-backup pull s3://my-bucket/plantocode/latest --kind full --host laptop
+                Examples:
+                  ptc-backup pull webdav+http://localhost:8080/ptc/latest -o pulled.tar.zst
+                  ptc-backup pull nas:today.tar.zst -o copy.tar.zst
+                  ptc-backup pull nas:latest --kind full -o full.tar.zst
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -131,9 +137,12 @@ extension PTCBackup {
         func run() throws {
             try Console.run("pull", global) { _ in
                 let source = try remoteOptions.named(remote)
-                let transfers = source.transfers(global)
+                var transfers = source.transfers(global)
+                let bar = ProgressBar(options: global)
+                transfers.progress = bar.handler
                 let downloaded = try transfers.download(try latest.resolve(source.url, transfers, environment: source.environment),
                                                         output: output, environment: source.environment)
+                bar.finish()
                 let path = downloaded.path
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil
                 let checksum = downloaded.checksumChecked ? "checked" : "not checked: no checksum stored"
@@ -149,14 +158,15 @@ extension PTCBackup {
     struct Delete: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove an archive from a WebDAV folder or an S3 bucket.",
+            usage: "ptc-backup delete [<options>] <remote-url>",
             discussion: """
                 Only archive names (ending in .tar.zst) are accepted, one at a time; an archive that is not \
                 there is an error (exit 66), so a mistyped name never looks like success. Local archives are \
                 removed with rm.
 
                 Examples:
-                  ptc-backup delete webdav+https://dav.example.org/backups/plantocode-laptop-20261001T031500Z-full.tar.zst
-                  ptc-backup delete s3://my-bucket/plantocode/plantocode-laptop-20261001T031500Z-full.tar.zst
+                  ptc-backup delete webdav+http://localhost:8080/ptc/old/today.tar.zst
+                  ptc-backup delete webdav+http://localhost:8080/ptc/today.tar.zst
                 """)
 
         @OptionGroup var global: GlobalOptions

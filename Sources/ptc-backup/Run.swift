@@ -18,21 +18,24 @@ extension PTCBackup {
                 and <ping_url>/fail with the error on failure. A mistake in the config file is exit 78, with \
                 file, line and key.
 
-                Example config.toml:
+                Example config.toml (the one the examples use, see `ptc-backup --help`):
                   [remote.nas]
-                  url = "webdav+https://nas.local/backups/"
-                  user = "ana"
-                  password_command = "pass show nas"
+                  url = "webdav+http://localhost:8080/ptc/"
+                  # user = "ana"                         (a server that asks)
+                  # password_command = "pass show nas"
 
                   [profile.nightly]
-                  output = "~/Backups/plantocode"
+                  db = "tour.db"
+                  output = "backups"
                   to = "nas:laptop"
-                  cleanup = true
                   keep_daily = 7
                   keep_weekly = 4
+                  # cleanup = true   (archive and delete old jobs instead)
 
-                Example:
+                Examples:
                   ptc-backup run nightly
+                  ptc-backup run nightly --json
+                  ptc-backup run nightly --to nas:other
                 """)
 
         @OptionGroup var global: GlobalOptions

@@ -8,7 +8,7 @@ extension PTCBackup {
         static let configuration = CommandConfiguration(
             abstract: "Install, list or remove the scheduled run of a profile (systemd user timer, launchd agent, or cron).",
             discussion: """
-                Example:
+                Examples:
                   ptc-backup schedule install nightly --every daily --at 03:15
                   ptc-backup schedule list
                   ptc-backup schedule remove nightly
@@ -22,6 +22,7 @@ extension PTCBackup.Schedule {
         static let configuration = CommandConfiguration(
             commandName: "install",
             abstract: "Run PROFILE on a schedule.",
+            usage: "ptc-backup schedule install [<options>] <profile>",
             discussion: """
                 Linux: a systemd user service and timer in $XDG_CONFIG_HOME/systemd/user (Persistent=true, a \
                 randomized delay, Nice=19, idle I/O), enabled with systemctl --user when a user manager is \
@@ -29,8 +30,10 @@ extension PTCBackup.Schedule {
                 ~/Library/LaunchAgents, loaded with launchctl. --cron prints a crontab line instead. \
                 --dry-run prints the files.
 
-                Example:
-                  ptc-backup schedule install nightly --every daily --at 02:30 --dry-run
+                Examples:
+                  ptc-backup schedule install nightly --every daily --at 03:15 --dry-run
+                  ptc-backup schedule install nightly --cron
+                  ptc-backup schedule install nightly --every daily --at 03:15
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -83,7 +86,15 @@ extension PTCBackup.Schedule {
     }
 
     struct ListInstalled: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "The profiles on a schedule, and how their last run went.")
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "The profiles on a schedule, and how their last run went.",
+            usage: "ptc-backup schedule list [<options>]",
+            discussion: """
+                Examples:
+                  ptc-backup schedule list
+                  ptc-backup schedule list --json
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -102,7 +113,15 @@ extension PTCBackup.Schedule {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Undo exactly what install did for PROFILE.")
+        static let configuration = CommandConfiguration(
+            commandName: "remove",
+            abstract: "Undo exactly what install did for PROFILE.",
+            usage: "ptc-backup schedule remove [<options>] <profile>",
+            discussion: """
+                Examples:
+                  ptc-backup schedule remove nightly --dry-run
+                  ptc-backup schedule remove nightly
+                """)
 
         @OptionGroup var global: GlobalOptions
 

@@ -19,9 +19,8 @@ extension PTCBackup {
                 the text); --search reads the first 500 characters of an archive's task descriptions.
 
                 Examples:
-                  ptc-backup sessions --search login --since 7d
-                  ptc-backup sessions plantocode-laptop-20261127T031500Z-full.tar.zst --project ~/code/app
-                  ptc-backup export --session 3f2a9c01 --output moving.tar.zst
+                  ptc-backup sessions --db tour.db --search upload --limit 5
+                  ptc-backup sessions today.tar.zst --project /home/alex/code/billing-service
                 """)
 
         @OptionGroup var global: GlobalOptions

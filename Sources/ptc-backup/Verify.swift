@@ -7,13 +7,16 @@ extension PTCBackup {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prove an archive complete: checksums, decompression, integrity and row counts.",
+            usage: "ptc-backup verify [<options>] <archive|remote-url>",
             discussion: """
                 Checks every entry's size and SHA-256 against the manifest, decompresses everything, \
                 runs integrity_check and foreign_key_check on the database, and compares its row counts \
                 with the manifest. Exits 65 naming each problem when anything is wrong.
 
-                Example:
-                  ptc-backup verify plantocode-laptop-20261127T010203Z-full.tar.zst
+                Examples:
+                  ptc-backup verify today.tar.zst
+                  ptc-backup verify backups/latest --kind full
+                  ptc-backup verify webdav+http://localhost:8080/ptc/latest
                 """)
 
         @OptionGroup var global: GlobalOptions
