@@ -56,7 +56,7 @@ let package = Package(
         // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
             "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupRetention", "BackupStore", "BackupSystem", "PlanToCodeSchema",
-            "BackupConfig",
+            "BackupConfig", "BackupAge",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 

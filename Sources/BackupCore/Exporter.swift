@@ -42,6 +42,11 @@ public struct ExportOptions: Sendable {
     /// Lock the output folder; false for a staging folder that unrelated runs share, such as `$TMPDIR` before
     /// an upload (unique names suffice there, and the remote is what the caller locks).
     public var lockOutputFolder = true
+    /// `--encrypt-to`/`--encrypt-to-file`/`--passphrase`: the archive is age-encrypted as it is written
+    /// (`.tar.zst.age`); nil for a plain `.tar.zst`.
+    public var encryption: ArchiveEncryption?
+    /// `--redact-env`: secret-looking values of `terminal_sessions.environment_vars` replaced in the snapshot.
+    public var redactEnvironment = false
 
     public init() {}
 }
@@ -73,7 +78,8 @@ public struct Exporter: Sendable {
             }
             let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
             let kind: Manifest.Kind = options.jobs != nil ? .cleanup : options.selection.isEverything ? .full : .partial
-            let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
+            let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind,
+                                                 encrypted: options.encryption != nil)
             let finalPath = destination.path
             let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
             guard FileSystem.isDirectory(outputDirectory) else {
@@ -235,8 +241,9 @@ public struct Exporter: Sendable {
         do {
             var reservation = try StreamedArchiveWriter.reservation(for: try head(draft), level: options.compressionLevel)
             while true {
-                let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
-                                                   threads: options.threads, headReservation: reservation, context: archive.path)
+                let (writer, encrypting) = try StreamedArchiveWriter.make(archive: archive, encryption: options.encryption,
+                                                                          level: options.compressionLevel, threads: options.threads,
+                                                                          reservation: reservation)
                 var packed: Int64 = 0
                 try writer.writeBody(size: databaseSize) { write in
                     try FileSystem.readChunks(snapshotPath, doing: "packing the snapshot") { chunk in
@@ -247,7 +254,7 @@ public struct Exporter: Sendable {
                 }
                 manifest.entries[0].sha256 = try checks.wait()
                 if try writer.writeHead(try head(manifest)) {
-                    archiveBytes = writer.totalBytes
+                    archiveBytes = try encrypting?.finish() ?? writer.totalBytes
                     break
                 }
                 // The real manifest compressed worse than the draft: once more with room to spare.
@@ -281,8 +288,8 @@ struct ArchiveDestination: Sendable {
     /// beside it.
     let path: String
 
-    init(output: String?, host: String, now: Date, kind: Manifest.Kind) {
-        let name = ArchiveName(host: host, time: Timestamp.compact(now), kind: kind.rawValue)
+    init(output: String?, host: String, now: Date, kind: Manifest.Kind, encrypted: Bool = false) {
+        let name = ArchiveName(host: host, time: Timestamp.compact(now), kind: kind.rawValue, encrypted: encrypted)
         let folder: String?
         if let output, !output.isEmpty {
             folder = output.hasSuffix("/") || FileSystem.isDirectory(output) ? output : nil

@@ -19,7 +19,7 @@ struct PTCBackup: ParsableCommand {
               ptc-backup export --output ~/backups/ && ptc-backup list ~/backups
             """,
         version: ToolVersion.version,
-        subcommands: [Export.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
+        subcommands: [Export.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self, Keygen.self]
     )
 
     /// `ParsableCommand.main()`, except that what the parser prints (help on stdout, usage errors on
