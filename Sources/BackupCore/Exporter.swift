@@ -123,7 +123,8 @@ public struct Exporter: Sendable {
                 // One pass (compressing while copying) when the snapshot's writes can be watched; else the
                 // snapshot first, packed afterwards. Decided here, before any work.
                 let pageSize = try Self.pageSize(of: source, path: sourcePath)
-                if options.packWhileCopying, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
+                // Redaction changes the snapshot after the copy, so it needs the two-step way.
+                if options.packWhileCopying && !options.redactEnvironment, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
                     (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
                                                                       snapshot: snapshot, streaming: streaming, destination: destination,
                                                                       options: options)
@@ -133,8 +134,10 @@ public struct Exporter: Sendable {
                     } catch {
                         throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
                     }
-                    let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                    let redaction = options.redactEnvironment ? try EnvironmentRedaction.apply(toSnapshot: snapshotPath) : nil
+                    var draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                      selection: nil, skippedTables: [])
+                    draft.redactedEnvironment = redaction
                     (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
                 }
                 try? source.close()
@@ -156,8 +159,10 @@ public struct Exporter: Sendable {
                     selection.cleanupRule = jobs.rule.description + (jobs.ahead.map { "; archived \($0.text) ahead" } ?? "")
                     selection.jobs = result.selected
                 }
-                let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                let redaction = options.redactEnvironment ? try EnvironmentRedaction.apply(toSnapshot: snapshotPath) : nil
+                var draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                  selection: selection, skippedTables: result.skippedTables)
+                draft.redactedEnvironment = redaction
                 (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
                 phaseDone("pack")
             }
