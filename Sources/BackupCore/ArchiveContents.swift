@@ -39,6 +39,17 @@ public enum ArchiveContents {
         return manifest
     }
 
+    /// Checks that `path` is an archive before it is sent somewhere: its manifest, or for an encrypted
+    /// archive (which needs a key for that) its age header.
+    public static func check(_ path: String) throws {
+        guard FileSystem.exists(path) else { throw BackupError(.noInput, "archive not found: \(path) does not exist") }
+        if try ArchiveEncryptionInfo.isEncrypted(path) {
+            try ArchiveEncryptionInfo.checkHeader(path)
+        } else {
+            _ = try manifest(of: path)
+        }
+    }
+
     static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
         struct VersionProbe: Decodable { let formatVersion: Int }
         let data = Data(bytes)

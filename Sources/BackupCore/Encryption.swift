@@ -135,6 +135,17 @@ enum ArchiveEncryptionInfo {
         return n == magic.count && first == magic
     }
 
+    /// Parses the age header of the encrypted archive at `path` (65 when it is damaged).
+    static func checkHeader(_ path: String) throws {
+        let fd = try FileSystem.openForReading(path, doing: "opening the archive")
+        let owner = DescriptorOwner(fd)
+        do {
+            _ = try AgeDecryptor.readHeader { buffer in try owner.fd.read(into: buffer) }
+        } catch {
+            throw BackupError(error, path: path)
+        }
+    }
+
     /// Opens an encrypted archive for reading through a decryptor; exit 77 without a key that fits.
     static func openReader(_ path: String, keys: ArchiveKeys) throws -> ArchiveReader {
         let fd = try FileSystem.openForReading(path, doing: "opening the archive")

@@ -78,7 +78,7 @@ extension PTCBackup {
 
         func run() throws {
             try Console.run("push", global) { _ in
-                _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
+                try ArchiveContents.check(file)  // an archive, before the remote is locked
                 let target = try remoteOptions.named(remote)
                 let transfers = target.transfers(global, bucketMustExist: true)
                 // The lock object goes where the archive will: it creates no bucket the push would not.

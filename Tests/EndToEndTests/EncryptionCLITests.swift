@@ -65,6 +65,12 @@ struct EncryptionCLITests {
         #expect(names.count == 1 && names[0].hasSuffix("-full.tar.zst.age"))
         let archive = out + names[0]
 
+        // list needs no key: what the name says.
+        let listed = try ptc(["list", out, "--json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let report = try JSONDecoder().decode(ListReport.self, from: Data(listed.stdout.utf8))
+        #expect(report.archives.map(\.name) == [names[0]] && report.archives[0].kind == .full && report.archives[0].problem == nil)
+
         // Without a key: 77, saying what it is encrypted to.
         let blind = try ptc(["inspect", archive])
         #expect(blind.status == 77)
