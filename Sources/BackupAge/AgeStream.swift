@@ -61,7 +61,6 @@ public final class AgeEncryptor {
     private var currentFill = 0
     private var position: Int64
     private var prefixFilled: Bool
-    private var nextSealIndex: Int64 = -1
     private var finished = false
     /// Total ciphertext bytes, set by ``finish()``.
     public private(set) var ciphertextBytes: Int64 = 0
@@ -159,11 +158,20 @@ public final class AgeEncryptor {
         return ciphertextBytes
     }
 
-    private var sealedIndices = Set<Int64>()
+    /// The highest index sealed so far, and the next held chunk to seal (held chunks go at finish, in order).
+    private var lastSealed: Int64 = -1
+    private var nextHeld: Int64 = 0
 
     private func seal(_ chunk: UnsafeRawBufferPointer, index: Int64, last: Bool) throws {
-        // One nonce, one plaintext: a chunk index is never sealed twice.
-        precondition(sealedIndices.insert(index).inserted, "STREAM chunk \(index) sealed twice")
+        // One nonce, one plaintext: a chunk index is never sealed twice. Held chunks (below heldChunks) are
+        // sealed once each, in order, at finish; the others strictly in increasing order.
+        if index < Int64(heldChunks) {
+            precondition(finished && index == nextHeld, "STREAM chunk \(index) sealed out of order or twice")
+            nextHeld += 1
+        } else {
+            precondition(index > lastSealed, "STREAM chunk \(index) sealed twice")
+            lastSealed = index
+        }
         let nonce = AgeSTREAM.chunkNonce(index, last: last)
         let out = UnsafeMutableRawBufferPointer(rebasing: sealed[0..<chunk.count + Sodium.tagBytes])
         nonce.withUnsafeBytes { Sodium.seal(key: payloadKey.bytes, nonce: $0, plaintext: chunk, into: out) }
