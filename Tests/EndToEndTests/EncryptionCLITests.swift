@@ -27,10 +27,13 @@ struct EncryptionCLITests {
 
     private func shell(_ command: String) throws -> ProcessResult { try Binary.run("/bin/sh", ["-c", command]) }
 
-    private func manifest(_ archive: String, _ keyArguments: [String]) throws -> Manifest {
-        let result = try ptc(["inspect", "--json", archive] + keyArguments)
+    /// The manifest, read with stock tools (age, tar); `inspect` with `identity` must open it too.
+    private func manifest(_ archive: String, identity: String) throws -> Manifest {
+        let inspect = try ptc(["inspect", archive, "--identity", identity])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let result = try shell("'\(Self.age!)' -d -i '\(identity)' '\(archive)' | tar --zstd -xO manifest.json")
         #expect(result.status == 0, "\(result.stderr)")
-        return try JSONDecoder().decode(InspectReport.self, from: Data(result.stdout.utf8)).manifest
+        return try JSONDecoder().decode(Manifest.self, from: Data(result.stdout.utf8))
     }
 
     @Test func keygenWritesWhatAgeKeygenWrites() throws {
@@ -66,17 +69,16 @@ struct EncryptionCLITests {
         let archive = out + names[0]
 
         // list needs no key: what the name says.
-        let listed = try ptc(["list", out, "--json"])
+        let listed = try ptc(["list", out])
         #expect(listed.status == 0, "\(listed.stderr)")
-        let report = try JSONDecoder().decode(ListReport.self, from: Data(listed.stdout.utf8))
-        #expect(report.archives.map(\.name) == [names[0]] && report.archives[0].kind == .full && report.archives[0].problem == nil)
+        #expect(listed.stdout.contains(names[0]) && !listed.stdout.contains("unreadable"))
 
         // Without a key: 77, saying what it is encrypted to.
         let blind = try ptc(["inspect", archive])
         #expect(blind.status == 77)
         #expect(blind.stderr.contains("encrypted to 2 recipients (X25519)") && blind.stderr.contains("--identity"))
 
-        let manifest = try manifest(archive, ["--identity", dir.file("b.txt")])
+        let manifest = try manifest(archive, identity: dir.file("b.txt"))
         for key in ["a.txt", "b.txt"] {
             let plain = try shell("'\(Self.age!)' -d -i '\(dir.file(key))' '\(archive)' | tar --zstd -xO appdata.db | sha256sum")
             #expect(plain.status == 0, "\(plain.stderr)")
@@ -169,7 +171,7 @@ struct EncryptionCLITests {
         let export = try ptc(["export", "--db", db.path, "--output", partial, "--session", session,
                               "--encrypt-to-file", dir.file("recipients.txt"), "--redact-env", "--quiet"])
         #expect(export.status == 0, "\(export.stderr)")
-        let manifest = try manifest(partial, ["--identity", dir.file("a.txt")])
+        let manifest = try manifest(partial, identity: dir.file("a.txt"))
         #expect(manifest.redactedEnvironment?.patterns.contains("*KEY*") == true)
         let extracted = try shell("'\(Self.age!)' -d -i '\(dir.file("a.txt"))' '\(partial)' | tar --zstd -xO appdata.db > '\(dir.file("p.db"))'")
         #expect(extracted.status == 0)
