@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupHTTP", dependencies: ["CCurl", .product(name: "SystemPackage", package: "swift-system")]),
+        // The age v1 file format (age-encryption.org/v1): only its framing here, every primitive from libsodium.
+        .target(name: "BackupAge", dependencies: ["CSodium", .product(name: "SystemPackage", package: "swift-system")]),
         // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
         .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest", "BackupSystem", .product(name: "SystemPackage", package: "swift-system")]),
 
@@ -54,7 +56,7 @@ let package = Package(
         // Operations: export, inspect, verify, list, import (merge, restore), migrate, remote transfers; BackupError.
         .target(name: "BackupCore", dependencies: [
             "BackupSQLite", "BackupArchive", "BackupDigest", "BackupModel", "BackupRetention", "BackupStore", "BackupSystem", "PlanToCodeSchema",
-            "BackupConfig",
+            "BackupConfig", "BackupAge",
             .product(name: "Logging", package: "swift-log"), .product(name: "SystemPackage", package: "swift-system"),
         ]),
 
@@ -83,6 +85,9 @@ let package = Package(
         .testTarget(name: "BackupCoreTests", dependencies: [
             "BackupCore", "BackupConfig", "BackupModel", "BackupSQLite", "BackupArchive", "BackupDigest", "SampleGenerator", "BackupTestSupport",
         ]),
+        .testTarget(name: "BackupAgeTests", dependencies: ["BackupAge", "BackupDigest", "BackupTestSupport",
+                                                      .product(name: "SystemPackage", package: "swift-system")],
+                    resources: [.copy("Resources")]),
         .testTarget(name: "BackupRetentionTests", dependencies: ["BackupRetention", "BackupModel"]),
         // The command-line tool's pure parts (the progress line), compiled from the executable target.
         .testTarget(name: "CLITests", dependencies: ["ptc-backup"]),

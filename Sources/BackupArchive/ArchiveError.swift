@@ -10,12 +10,16 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable {
     public let errno: Int32
     public let message: String
     public let context: String
+    /// What a caller's read or write function threw, when that is why libarchive or the writer failed
+    /// (a decryption error, for example).
+    public var underlying: (any Error & Sendable)?
 
-    public init(code: Int32, errno: Int32, message: String, context: String) {
+    public init(code: Int32, errno: Int32, message: String, context: String, underlying: (any Error & Sendable)? = nil) {
         self.code = code
         self.errno = errno
         self.message = message
         self.context = context
+        self.underlying = underlying
     }
 
     init(code: Int32, archive: OpaquePointer?, context: String) {

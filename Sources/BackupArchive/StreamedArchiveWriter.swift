@@ -13,7 +13,7 @@ import SystemPackage
 /// `@unchecked Sendable`: the body is written on a compressor thread and the head afterwards on the
 /// caller's, handed over once the body's thread has ended (the only mutable state is the body's size).
 public final class StreamedArchiveWriter: @unchecked Sendable {
-    private let fd: FileDescriptor
+    private let output: any ArchiveOutput
     private let level: Int
     private let threads: Int
     private let jobSize: Int
@@ -26,9 +26,17 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
     ///   - headReservation: bytes kept free at the start for the compressed head; see ``reservation(for:level:)``.
     ///   - threads: zstd workers for the body (the core count).
     ///   - jobSize: bytes per zstd job; memory is about threads × 2-3 × jobSize.
-    public init(fileDescriptor: FileDescriptor, compressionLevel: Int, threads: Int, jobSize: Int = 2 << 20,
+    public convenience init(fileDescriptor: FileDescriptor, compressionLevel: Int, threads: Int, jobSize: Int = 2 << 20,
+                            headReservation: Int, context: String) {
+        self.init(output: DescriptorOutput(fileDescriptor), compressionLevel: compressionLevel, threads: threads,
+                  jobSize: jobSize, headReservation: headReservation, context: context)
+    }
+
+    /// Writes through `output` (an encryptor, for instance) instead of straight to a file: the body
+    /// sequentially from offset `headReservation`, then the head, exactly `headReservation` bytes, at 0.
+    public init(output: any ArchiveOutput, compressionLevel: Int, threads: Int, jobSize: Int = 2 << 20,
                 headReservation: Int, context: String) {
-        self.fd = fileDescriptor
+        self.output = output
         self.level = compressionLevel
         self.threads = threads
         self.jobSize = jobSize
@@ -108,10 +116,27 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
 
     private func pwriteAll(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(ArchiveError) {
         do {
-            _ = try fd.writeAll(toAbsoluteOffset: offset, bytes)
+            try output.write(bytes, at: offset)
+        } catch let error as ArchiveError {
+            throw error
         } catch {
             let code = (error as? Errno)?.rawValue ?? 0
-            throw ArchiveError(code: -1, errno: code, message: "\(error)", context: "writing \(context)")
+            throw ArchiveError(code: -1, errno: code, message: "\(error)", context: "writing \(context)",
+                               underlying: error)
         }
+    }
+}
+
+/// Where a ``StreamedArchiveWriter`` puts its bytes: at absolute offsets (`pwrite` semantics).
+public protocol ArchiveOutput: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
+}
+
+/// A file descriptor written with `pwrite`; the caller owns, syncs and closes it.
+public final class DescriptorOutput: ArchiveOutput {
+    public let fileDescriptor: FileDescriptor
+    public init(_ fileDescriptor: FileDescriptor) { self.fileDescriptor = fileDescriptor }
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        _ = try fileDescriptor.writeAll(toAbsoluteOffset: offset, bytes)
     }
 }

@@ -7,14 +7,17 @@ public enum ArchiveContents {
     /// The largest manifest we accept; real ones are a few KB to a few MB.
     static let manifestLimit = 64 << 20
 
-    /// Opens `path` and reads its manifest, leaving the reader positioned after it.
+    /// Opens `path` and reads its manifest, leaving the reader positioned after it. An age-encrypted
+    /// archive (known by its first line, whatever its name) is decrypted on the fly with `keys`.
     /// - Throws: ``BackupError``: `noInput` for a missing file, `dataError` for anything that is
-    ///   not an archive of ours.
-    static func open(_ path: String) throws -> (ArchiveReader, Manifest) {
+    ///   not an archive of ours (or does not decrypt), `noPermission` for an encrypted archive without a
+    ///   key that opens it.
+    static func open(_ path: String, keys: ArchiveKeys = .none) throws -> (ArchiveReader, Manifest) {
         guard FileSystem.exists(path) else { throw BackupError(.noInput, "archive not found: \(path) does not exist") }
         guard !FileSystem.isDirectory(path) else { throw BackupError(.noInput, "\(path) is a folder, not an archive") }
         do {
-            let reader = try ArchiveReader(path: path)
+            let reader = try ArchiveEncryptionInfo.isEncrypted(path) ? try ArchiveEncryptionInfo.openReader(path, keys: keys)
+                                                                     : try ArchiveReader(path: path)
             guard let first = try reader.nextEntry() else {
                 throw BackupError(.dataError, "\(path) is an empty archive (no manifest.json)")
             }
@@ -30,10 +33,21 @@ public enum ArchiveContents {
     }
 
     /// Reads only the manifest of the archive at `path`.
-    public static func manifest(of path: String) throws -> Manifest {
-        let (reader, manifest) = try open(path)
+    public static func manifest(of path: String, keys: ArchiveKeys = .none) throws -> Manifest {
+        let (reader, manifest) = try open(path, keys: keys)
         reader.close()
         return manifest
+    }
+
+    /// Checks that `path` is an archive before it is sent somewhere: its manifest, or for an encrypted
+    /// archive (which needs a key for that) its age header.
+    public static func check(_ path: String) throws {
+        guard FileSystem.exists(path) else { throw BackupError(.noInput, "archive not found: \(path) does not exist") }
+        if try ArchiveEncryptionInfo.isEncrypted(path) {
+            try ArchiveEncryptionInfo.checkHeader(path)
+        } else {
+            _ = try manifest(of: path)
+        }
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {

@@ -1,3 +1,4 @@
+import BackupAge
 import BackupArchive
 import BackupConfig
 import BackupSQLite
@@ -122,6 +123,7 @@ extension BackupError {
     /// Classifies a libarchive failure on `path` while `doing` something.
     static func archive(_ error: ArchiveError, _ doing: String, path: String, writing: Bool,
                         file: String = #fileID, line: Int = #line) -> BackupError {
+        if let age = error.underlying as? AgeError { return BackupError(age, path: path, file: file, line: line) }
         if writing {
             if error.isNoSpace {
                 return BackupError(.ioError, "\(doing): no space left on the device for \(path)", cause: error, file: file, line: line)

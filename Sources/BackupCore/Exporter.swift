@@ -42,6 +42,11 @@ public struct ExportOptions: Sendable {
     /// Lock the output folder; false for a staging folder that unrelated runs share, such as `$TMPDIR` before
     /// an upload (unique names suffice there, and the remote is what the caller locks).
     public var lockOutputFolder = true
+    /// `--encrypt-to`/`--encrypt-to-file`/`--passphrase`: the archive is age-encrypted as it is written
+    /// (`.tar.zst.age`); nil for a plain `.tar.zst`.
+    public var encryption: ArchiveEncryption?
+    /// `--redact-env`: secret-looking values of `terminal_sessions.environment_vars` replaced in the snapshot.
+    public var redactEnvironment = false
 
     public init() {}
 }
@@ -75,7 +80,8 @@ public struct Exporter: Sendable {
             }
             let sourcePath = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
             let kind: Manifest.Kind = options.jobs != nil ? .cleanup : options.selection.isEverything ? .full : .partial
-            let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind)
+            let destination = ArchiveDestination(output: options.output, host: options.host, now: options.now, kind: kind,
+                                                 encrypted: options.encryption != nil)
             let finalPath = destination.path
             let outputDirectory = (finalPath as NSString).deletingLastPathComponent.isEmpty ? "." : (finalPath as NSString).deletingLastPathComponent
             // A folder named as one (`backups/`) is created when missing, private to this user, as `run`
@@ -124,7 +130,8 @@ public struct Exporter: Sendable {
                 // One pass (compressing while copying) when the snapshot's writes can be watched; else the
                 // snapshot first, packed afterwards. Decided here, before any work.
                 let pageSize = try Self.pageSize(of: source, path: sourcePath)
-                if options.packWhileCopying, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
+                // Redaction changes the snapshot after the copy, so it needs the two-step way.
+                if options.packWhileCopying && !options.redactEnvironment, let streaming = StreamingSetup.make(snapshotPath: snapshotPath, pageSize: pageSize) {
                     (manifest, bytes, publishedPath) = try exportFull(source: source, snapshotter: snapshotter, sourcePath: sourcePath,
                                                                       snapshot: snapshot, streaming: streaming, destination: destination,
                                                                       options: options)
@@ -134,8 +141,10 @@ public struct Exporter: Sendable {
                     } catch {
                         throw BackupError.sqlite(error, "taking the snapshot", path: sourcePath)
                     }
-                    let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                    let redaction = options.redactEnvironment ? try EnvironmentRedaction.apply(toSnapshot: snapshotPath) : nil
+                    var draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                      selection: nil, skippedTables: [])
+                    draft.redactedEnvironment = redaction
                     (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
                 }
                 try? source.close()
@@ -159,8 +168,10 @@ public struct Exporter: Sendable {
                     selection.cleanupRule = jobs.rule.description + (jobs.ahead.map { "; archived \($0.text) ahead" } ?? "")
                     selection.jobs = result.selected
                 }
-                let draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
+                let redaction = options.redactEnvironment ? try EnvironmentRedaction.apply(toSnapshot: snapshotPath) : nil
+                var draft = try describeSnapshot(snapshotPath, sourcePath: sourcePath, kind: kind, options: options,
                                                  selection: selection, skippedTables: result.skippedTables)
+                draft.redactedEnvironment = redaction
                 (manifest, bytes, publishedPath) = try pack(snapshotPath: snapshotPath, sourcePath: sourcePath, manifest: draft, to: destination, options: options)
                 phaseDone("pack")
             }
@@ -254,8 +265,9 @@ public struct Exporter: Sendable {
         do {
             var reservation = try StreamedArchiveWriter.reservation(for: try head(draft), level: options.compressionLevel)
             while true {
-                let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
-                                                   threads: options.threads, headReservation: reservation, context: archive.path)
+                let (writer, encrypting) = try StreamedArchiveWriter.make(archive: archive, encryption: options.encryption,
+                                                                          level: options.compressionLevel, threads: options.threads,
+                                                                          reservation: reservation)
                 let progress = self.progress
                 try writer.writeBody(size: databaseSize, compressed: progress.map { report in
                     { report(ProgressEvent(phase: .compress, done: $0, total: databaseSize)) }
@@ -267,7 +279,7 @@ public struct Exporter: Sendable {
                 progress?(.started(.check))
                 manifest.entries[0].sha256 = try checks.wait()
                 if try writer.writeHead(try head(manifest)) {
-                    archiveBytes = writer.totalBytes
+                    archiveBytes = try encrypting?.finish() ?? writer.totalBytes
                     break
                 }
                 // The real manifest compressed worse than the draft: once more with room to spare.
@@ -300,8 +312,8 @@ struct ArchiveDestination: Sendable {
     /// beside it.
     let path: String
 
-    init(output: String?, host: String, now: Date, kind: Manifest.Kind) {
-        let name = ArchiveName(host: host, time: Timestamp.compact(now), kind: kind.rawValue)
+    init(output: String?, host: String, now: Date, kind: Manifest.Kind, encrypted: Bool = false) {
+        let name = ArchiveName(host: host, time: Timestamp.compact(now), kind: kind.rawValue, encrypted: encrypted)
         let folder: String?
         if let output, !output.isEmpty {
             folder = output.hasSuffix("/") || FileSystem.isDirectory(output) ? output : nil

@@ -172,8 +172,9 @@ extension Exporter {
                 let page1 = try Self.readPage1(snapshot, pageSize: Int(pageSize))
                 let head = try headBytes(manifest, bodyEntrySize: expectedSize, mtime: Int64(options.now.timeIntervalSince1970)) + page1
                 if try body.writer.writeHead(head) {
+                    let bytes = try body.encrypting?.finish() ?? body.writer.totalBytes
                     try archive.sync(doing: "syncing the archive")
-                    return (manifest, body.writer.totalBytes, try archive.commit(to: destination))
+                    return (manifest, bytes, try archive.commit(to: destination))
                 }
                 reason = "the manifest did not fit the space kept for it"
             } catch let error as ArchiveError {
@@ -187,6 +188,8 @@ extension Exporter {
     /// The archive being written while the backup runs.
     struct StreamedBody {
         let writer: StreamedArchiveWriter
+        /// The encryptor the writer writes through, when the archive is encrypted.
+        let encrypting: EncryptingOutput?
         let compressor: BackgroundTask<Void>
     }
 
@@ -201,8 +204,9 @@ extension Exporter {
         let mtime = Int64(options.now.timeIntervalSince1970)
         let reservation = try StreamedArchiveWriter.reservation(for: try headBytes(draft, bodyEntrySize: entrySize, mtime: mtime),
                                                                 level: options.compressionLevel) + Int(pageSize) + 64
-        let writer = StreamedArchiveWriter(fileDescriptor: archive.descriptor, compressionLevel: options.compressionLevel,
-                                           threads: options.threads, headReservation: reservation, context: archive.path)
+        let (writer, encrypting) = try StreamedArchiveWriter.make(archive: archive, encryption: options.encryption,
+                                                                  level: options.compressionLevel, threads: options.threads,
+                                                                  reservation: reservation)
         let feed = streaming.feed
         defer { streaming.watch.stop() }
         let failed = Flag()
@@ -259,7 +263,7 @@ extension Exporter {
             throw error
         }
         feed.finish()
-        return StreamedBody(writer: writer, compressor: compressor)
+        return StreamedBody(writer: writer, encrypting: encrypting, compressor: compressor)
     }
 
     /// The tar bytes before the database's content: the manifest entry and the database's header.

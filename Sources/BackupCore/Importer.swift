@@ -41,6 +41,8 @@ public struct ImportOptions: Sendable {
     public var allowUnknownSchema = false
     /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
     public var lockWait: Duration = .zero
+    /// What opens an encrypted archive (`--identity`, `--passphrase`).
+    public var keys = ArchiveKeys.none
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -85,6 +87,7 @@ public struct Importer: Sendable {
 
             // 1. Verify every entry, and keep the archive's database in a private folder.
             var verifier = Verifier(logger: logger, progress: progress)
+            verifier.keys = options.keys
             verifier.temporaryDirectory = options.temporaryDirectory ?? targetDirectory
             // What killed or crashed runs left beside the target (temporary safety archives, snapshots).
             TemporaryFiles.removeStale(in: targetDirectory)

@@ -14,9 +14,16 @@ public struct Lister: Sendable {
             }
             let names = try FileSystem.contents(of: directory, doing: "reading the folder")
             var items: [ListReport.Item] = []
-            for name in names where name.hasSuffix(".tar.zst") && !name.hasPrefix(".") {
+            for name in names where ArchiveName.hasArchiveSuffix(name) && !name.hasPrefix(".") {
                 let path = (directory as NSString).appendingPathComponent(name)
                 let bytes = FileSystem.size(of: path) ?? 0
+                // An encrypted archive's manifest needs a key: what its name says.
+                if let parsed = ArchiveName(parsing: name), parsed.encrypted {
+                    items.append(.init(name: name, bytes: bytes, createdAt: Timestamp.iso8601(seconds: parsed.seconds),
+                                       kind: Manifest.Kind(rawValue: parsed.kind), sessionCount: nil, host: parsed.host,
+                                       appVersion: nil, problem: nil))
+                    continue
+                }
                 do {
                     let manifest = try ArchiveContents.manifest(of: path)
                     items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,

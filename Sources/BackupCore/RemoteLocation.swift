@@ -1,3 +1,4 @@
+import BackupModel
 import BackupStore
 import Foundation
 
@@ -68,7 +69,7 @@ public struct RemoteLocation: Sendable {
 
     /// `folder/name.tar.zst` → (`folder`, `name.tar.zst`); anything else is all folder.
     static func splitArchiveName(_ path: String) -> (folder: String, object: String?) {
-        guard path.hasSuffix(".tar.zst") else { return (path, nil) }
+        guard ArchiveName.hasArchiveSuffix(path) else { return (path, nil) }
         return ((path as NSString).deletingLastPathComponent, (path as NSString).lastPathComponent)
     }
 

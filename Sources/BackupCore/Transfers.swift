@@ -46,7 +46,7 @@ public struct Transfers: Sendable {
     public func upload(_ path: String, to remote: String, overwrite: Bool = false,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Uploaded {
         let location = try open(remote, environment)
-        _ = try ArchiveContents.manifest(of: path)
+        try ArchiveContents.check(path)
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
         if !overwrite, let existing = try Self.mapped({ try location.store.stat(name) }) {
@@ -57,7 +57,7 @@ public struct Transfers: Sendable {
             } else if existing.size != size {
                 remoteDigest = "of another size (\(existing.size) bytes, not \(size))"
             } else {
-                remoteDigest = try withDownload(remote.hasSuffix(".tar.zst") ? remote : Self.join(remote, name),
+                remoteDigest = try withDownload(ArchiveName.hasArchiveSuffix(remote) ? remote : Self.join(remote, name),
                                                 environment: environment) { try Self.sha256(of: $0) }
             }
             guard remoteDigest == local else {
@@ -146,7 +146,7 @@ public struct Transfers: Sendable {
                 try Self.mapped { try location.store.get(name, to: download.path) }
             }
         }
-        _ = try ArchiveContents.manifest(of: download.path)
+        try ArchiveContents.check(download.path)
         // Private like an export (a retried download may have been created anew under the umask).
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)
@@ -184,7 +184,7 @@ public struct Transfers: Sendable {
     /// The archives in a remote folder: name, size, time; kind from the name.
     public func list(_ remote: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ListReport {
         let location = try open(remote, environment)
-        let objects = try Self.mapped { try location.store.list(prefix: "") }.filter { $0.name.hasSuffix(".tar.zst") }
+        let objects = try Self.mapped { try location.store.list(prefix: "") }.filter { ArchiveName.hasArchiveSuffix($0.name) }
         let items = objects.map { object in
             ListReport.Item(name: object.name, bytes: object.size,
                             createdAt: object.modified.map { Timestamp.iso8601(seconds: Int64($0.timeIntervalSince1970)) },

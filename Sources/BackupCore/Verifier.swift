@@ -14,6 +14,8 @@ public struct Verifier: Sendable {
     public var progress: ProgressHandler?
     /// Where the private extraction folder is made; the system's temporary folder by default.
     public var temporaryDirectory: String
+    /// What opens encrypted archives (`--identity`, `--passphrase`).
+    public var keys = ArchiveKeys.none
 
     public init(logger: Logger = Logger(label: "ptc-backup.verify", factory: { _ in SwiftLogNoOpLogHandler() }),
                 progress: ProgressHandler? = nil,
@@ -64,7 +66,7 @@ public struct Verifier: Sendable {
     /// `workspace`. The database itself is not checked yet: call ``checkDatabase(_:manifest:problems:)``
     /// before trusting it (an import runs that check while it works, and commits only if it passes).
     public func extractEntries(_ path: String, into workspace: String) throws -> Outcome {
-        let (reader, manifest) = try ArchiveContents.open(path)
+        let (reader, manifest) = try ArchiveContents.open(path, keys: keys)
         defer { reader.close() }
 
         var problems: [String] = []
@@ -157,6 +159,15 @@ public struct Verifier: Sendable {
         }
         if databasePath == nil && !manifest.entries.contains(where: { $0.path == Manifest.databaseEntryName }) {
             problems.append("the manifest lists no \(Manifest.databaseEntryName)")
+        }
+        if problems.isEmpty {
+            // An encrypted archive is read to its very end, past the tar trailer: the final chunk and
+            // nothing after it are part of the proof.
+            do {
+                try reader.drainSource()
+            } catch {
+                problems.append("the archive's encryption does not check out at its end: \(error.message)")
+            }
         }
         return Outcome(manifest: manifest, problems: problems, tables: [], databasePath: problems.isEmpty ? databasePath : nil)
     }

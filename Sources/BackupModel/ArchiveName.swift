@@ -29,6 +29,11 @@ public struct ArchiveName: Sendable, Equatable {
         "plantocode-\(host)-\(time)-\(kind)\(sequence > 1 ? "-\(sequence)" : "").tar.zst\(encrypted ? ".age" : "")"
     }
 
+    /// Whether `fileName` ends like an archive: `.tar.zst`, or `.tar.zst.age` when encrypted.
+    public static func hasArchiveSuffix(_ fileName: String) -> Bool {
+        fileName.hasSuffix(".tar.zst") || fileName.hasSuffix(".tar.zst.age")
+    }
+
     /// Reads a file name; nil when it is not an archive name of this form.
     public init?(parsing fileName: String) {
         var rest = Substring(fileName)

@@ -157,6 +157,24 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var entries: [Entry]
     /// Foreign key violations the source already had; absent (or empty) when it had none.
     public var foreignKeyViolations: [ForeignKeyViolations]?
+    /// `--redact-env`: secret-looking environment variables replaced in the archive; absent otherwise.
+    public var redactedEnvironment: EnvironmentRedaction?
+
+    /// What `--redact-env` replaced with `"<redacted>"` in `terminal_sessions.environment_vars`.
+    public struct EnvironmentRedaction: Codable, Sendable, Equatable {
+        /// The name patterns, case-insensitive (`*KEY*`, ...).
+        public var patterns: [String]
+        /// Rows changed.
+        public var rows: Int
+        /// Values replaced.
+        public var variables: Int
+
+        public init(patterns: [String], rows: Int, variables: Int) {
+            self.patterns = patterns
+            self.rows = rows
+            self.variables = variables
+        }
+    }
 
     public init(formatVersion: Int = Manifest.currentFormatVersion, tool: Tool, createdAt: String, kind: Kind,
                 source: Source, selection: Selection?, tables: [Table], skippedTables: [String],

@@ -28,6 +28,7 @@ extension PTCBackup {
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup(title: "Locking") var locking: LockOptionGroup
+        @OptionGroup(title: "Encryption (age)") var encryption: EncryptOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
@@ -100,6 +101,8 @@ extension PTCBackup {
                                                                        environment: $0.environment) }
                 defer { remoteLock?.release() }
                 var options = ExportOptions()
+                options.encryption = try encryption.encryption()
+                options.redactEnvironment = encryption.redactEnv
                 options.lockWait = locking.duration
                 options.databasePath = db
                 options.output = output

@@ -40,6 +40,7 @@ extension PTCBackup {
         @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
 
         @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst); DIR/latest or URL/latest: the newest archive there.", valueName: "archive|remote-url"))
         var archive: String
@@ -99,6 +100,7 @@ extension PTCBackup {
                 let source = try remoteOptions.named(archive)
                 let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
                 var options = ImportOptions(archivePath: archive)
+                options.keys = try decryption.keys()
                 options.lockWait = locking.duration
                 options.databasePath = db
                 options.mode = mode

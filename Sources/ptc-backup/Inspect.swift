@@ -18,13 +18,14 @@ extension PTCBackup {
                 """)
 
         @OptionGroup var global: GlobalOptions
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
 
         @Argument(help: ArgumentHelp("The archive.", valueName: "archive"))
         var archive: String
 
         func run() throws {
             try Console.run("inspect", global) { _ in
-                let manifest = try ArchiveContents.manifest(of: archive)
+                let manifest = try ArchiveContents.manifest(of: archive, keys: try decryption.keys())
                 let bytes = (try? FileManager.default.attributesOfItem(atPath: archive)[.size] as? Int64) ?? nil
                 let report = InspectReport(archive: archive, bytes: bytes ?? 0, manifest: manifest)
                 Console.emit(report, global) { render(report) }

@@ -25,7 +25,7 @@ struct PTCBackup: ParsableCommand {
               ptc-backup list backups
             """,
         version: ToolVersion.report,
-        subcommands: [Export.self, Sessions.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self]
+        subcommands: [Export.self, Sessions.self, Cleanup.self, Inspect.self, Verify.self, List.self, Import.self, Migrate.self, Push.self, Pull.self, Delete.self, Prune.self, Run.self, Schedule.self, Keygen.self]
     )
 
     /// `ParsableCommand.main()`, except that what the parser prints (help on stdout, usage errors on

@@ -87,7 +87,7 @@ extension PTCBackup {
                 let bar = ProgressBar(options: global)
                 transfers.progress = bar.handler
                 let file = try latest.resolve(file, transfers)
-                _ = try ArchiveContents.manifest(of: file)  // an archive, before the remote is locked
+                try ArchiveContents.check(file)  // an archive, before the remote is locked
                 // The lock object goes where the archive will: it creates no bucket the push would not.
                 let lock = try RemoteLock.acquire(target.url, options: transfers.options, command: "push", wait: locking.duration,
                                                   environment: target.environment)

@@ -22,6 +22,7 @@ extension PTCBackup {
         @OptionGroup var global: GlobalOptions
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
 
         @Argument(help: ArgumentHelp("The archive, or its URL (webdav+https://host/path/NAME.tar.zst, s3://bucket/prefix/NAME.tar.zst); DIR/latest or URL/latest: the newest archive there.", valueName: "archive|remote-url"))
         var archive: String
@@ -38,6 +39,7 @@ extension PTCBackup {
                 let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
                 let bar = ProgressBar(options: global)
                 var verifier = Verifier(logger: logger, progress: bar.handler)
+                verifier.keys = try decryption.keys()
                 if let tempDir { verifier.temporaryDirectory = tempDir }
                 let outcome = RemoteLocation.isRemote(archive)
                     ? try source.transfers(global).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory,

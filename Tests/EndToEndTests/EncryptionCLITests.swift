@@ -1,0 +1,203 @@
+import BackupDigest
+import BackupModel
+import BackupTestSupport
+import Foundation
+import Testing
+
+private let ageTool: String? = ["/usr/bin/age", "/usr/local/bin/age"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// Encrypted archives (age) through the CLI, checked with Debian's `age` and stock tar. Skipped, saying
+/// so, when `age` is not installed (Scripts/install-deps installs it).
+@Suite(.enabled(if: ageTool != nil, "the age tool is not installed (apt-get install age)"))
+struct EncryptionCLITests {
+    static var age: String? { ageTool }
+    static var ageKeygen: String { (age! as NSString).deletingLastPathComponent + "/age-keygen" }
+    /// Runs age on a pseudo-terminal answering its passphrase prompts (age reads them only from a terminal).
+    static var ptyHelper: String { Binary.packageRoot + "/Tests/BackupAgeTests/Resources/age_pty.py" }
+
+    let dir = TemporaryDirectory("encryption-cli")
+
+    private func keygen(_ name: String) throws -> String {
+        let result = try Binary.run(Self.ageKeygen, ["-o", dir.file(name)])
+        #expect(result.status == 0)
+        return try Binary.run(Self.ageKeygen, ["-y", dir.file(name)]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func sha256(ofFile path: String) throws -> String { SHA256.hex(of: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))) }
+
+    private func shell(_ command: String) throws -> ProcessResult { try Binary.run("/bin/sh", ["-c", command]) }
+
+    /// The manifest, read with stock tools (age, tar); `inspect` with `identity` must open it too.
+    private func manifest(_ archive: String, identity: String) throws -> Manifest {
+        let inspect = try ptc(["inspect", archive, "--identity", identity])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let result = try shell("'\(Self.age!)' -d -i '\(identity)' '\(archive)' | tar --zstd -xO manifest.json")
+        #expect(result.status == 0, "\(result.stderr)")
+        return try JSONDecoder().decode(Manifest.self, from: Data(result.stdout.utf8))
+    }
+
+    @Test func keygenWritesWhatAgeKeygenWrites() throws {
+        let key = dir.file("key.txt")
+        let made = try ptc(["keygen", "--output", key])
+        #expect(made.status == 0, "\(made.stderr)")
+        let lines = try String(contentsOfFile: key, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("# created: 20") && lines[1].hasPrefix("# public key: age1") && lines[2].hasPrefix("AGE-SECRET-KEY-1"))
+        let recipient = try Binary.run(Self.ageKeygen, ["-y", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(lines[1] == "# public key: \(recipient)")
+        #expect(made.stderr == "Public key: \(recipient)\n")
+        let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let again = try ptc(["keygen", "--output", key])
+        #expect(again.status == 73)
+        #expect(try String(contentsOfFile: key, encoding: .utf8).contains(lines[2]))
+        // To stdout: the same three lines.
+        let printed = try ptc(["keygen"])
+        #expect(printed.status == 0 && printed.stdout.split(separator: "\n").count == 3)
+        #expect(!printed.stdout.contains(lines[2]))
+    }
+
+    @Test func anEncryptedExportOpensWithAgeAndTarAndWithOurReaders() throws {
+        let db = try Fixtures.database(in: dir, bytes: 2_000_000, seed: 41)
+        let a = try keygen("a.txt"), b = try keygen("b.txt")
+        let out = dir.file("out") + "/"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let export = try ptc(["export", "--db", db.path, "--output", out, "--encrypt-to", a, "--encrypt-to", b, "--quiet"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(names.count == 1 && names[0].hasSuffix("-full.tar.zst.age"))
+        let archive = out + names[0]
+
+        // list needs no key: what the name says.
+        let listed = try ptc(["list", out])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains(names[0]) && !listed.stdout.contains("unreadable"))
+
+        // Without a key: 77, saying what it is encrypted to.
+        let blind = try ptc(["inspect", archive])
+        #expect(blind.status == 77)
+        #expect(blind.stderr.contains("encrypted to 2 recipients (X25519)") && blind.stderr.contains("--identity"))
+
+        let manifest = try manifest(archive, identity: dir.file("b.txt"))
+        for key in ["a.txt", "b.txt"] {
+            let plain = try shell("'\(Self.age!)' -d -i '\(dir.file(key))' '\(archive)' | tar --zstd -xO appdata.db | sha256sum")
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(plain.stdout.hasPrefix(manifest.entries[0].sha256))
+        }
+        let verify = try ptc(["verify", archive, "--identity", dir.file("a.txt")])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let viaEnvironment = try ptc(["verify", archive], extra: ["PTC_BACKUP_IDENTITY": dir.file("b.txt")])
+        #expect(viaEnvironment.status == 0, "\(viaEnvironment.stderr)")
+        let restore = try ptc(["import", archive, "--db", dir.file("restored.db"), "--mode", "restore", "--identity", dir.file("a.txt"), "--quiet"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TableDigest.digests(of: dir.file("restored.db")) == TableDigest.digests(of: db.path))
+
+        // Someone else's key: 77, and nothing restored.
+        _ = try keygen("c.txt")
+        let wrong = try ptc(["import", archive, "--db", dir.file("other.db"), "--mode", "restore", "--identity", dir.file("c.txt")])
+        #expect(wrong.status == 77)
+        #expect(wrong.stderr.contains("encrypted to 2 recipients (X25519)"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("other.db")))
+        #expect(try ptc(["verify", archive, "--identity", dir.file("c.txt")]).status == 77)
+    }
+
+    /// A flipped byte, a cut at a chunk boundary, a missing final chunk, trailing data: 65, and the target
+    /// of a restore stays byte for byte as it was.
+    @Test func damageIsRefusedAndTheTargetIsUntouched() throws {
+        let db = try Fixtures.database(in: dir, bytes: 1_500_000, seed: 42)
+        let target = try Fixtures.database(in: dir, name: "target.db", bytes: 300_000, seed: 43, rollbackJournal: true)
+        let recipient = try keygen("k.txt")
+        let archive = dir.file("x.tar.zst.age")
+        #expect(try ptc(["export", "--db", db.path, "--output", archive, "--encrypt-to", recipient, "--quiet"]).status == 0)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+        let headerEnd = bytes.indices.first { bytes[$0...].starts(with: Array("\n--- ".utf8)) }!
+        let payload = bytes[headerEnd...].firstIndex(of: 0x0a, after: 1)! + 1 + 16
+        let sealed = 65536 + 16
+        #expect(bytes.count > payload + 3 * sealed)
+        var flipped = bytes
+        flipped[payload + sealed + 100] ^= 0x20
+        var mac = bytes
+        mac[headerEnd + 5] = mac[headerEnd + 5] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let damaged: [(String, [UInt8])] = [
+            ("flipped", flipped),
+            ("cut-at-boundary", Array(bytes[..<(payload + 2 * sealed)])),
+            ("no-final-chunk", Array(bytes[..<(bytes.count - (bytes.count - payload) % sealed)])),
+            ("trailing", bytes + Array("garbage".utf8)),
+            ("header-mac", mac),
+        ]
+        let before = try sha256(ofFile: target.path)
+        for (name, content) in damaged where content != bytes {
+            let path = dir.file("\(name).tar.zst.age")
+            try Data(content).write(to: URL(fileURLWithPath: path))
+            let verify = try ptc(["verify", path, "--identity", dir.file("k.txt")])
+            #expect(verify.status == 65, "\(name): \(verify.stderr)")
+            let restore = try ptc(["import", path, "--db", target.path, "--mode", "restore", "--force", "--identity", dir.file("k.txt")])
+            #expect(restore.status == 65, "\(name): \(restore.stderr)")
+            #expect(try sha256(ofFile: target.path) == before, "\(name) changed the target")
+        }
+        #expect(!dir.contents().contains { $0.contains("before-restore") })
+    }
+
+    @Test func whatAgeEncryptsVerifiesAndImports() throws {
+        let db = try Fixtures.database(in: dir, bytes: 800_000, seed: 44)
+        let plain = dir.file("plain.tar.zst")
+        #expect(try ptc(["export", "--db", db.path, "--output", plain, "--quiet"]).status == 0)
+        let a = try keygen("a.txt"), b = try keygen("b.txt")
+        try "# two\n\(a)\n\(b)\n".write(toFile: dir.file("recipients.txt"), atomically: true, encoding: .utf8)
+        let theirs = dir.file("theirs.tar.zst.age")
+        #expect(try Binary.run(Self.age!, ["-e", "-R", dir.file("recipients.txt"), "-o", theirs, plain]).status == 0)
+        #expect(try ptc(["verify", theirs, "--identity", dir.file("b.txt")]).status == 0)
+        let restore = try ptc(["import", theirs, "--db", dir.file("r.db"), "--mode", "restore", "--identity", dir.file("a.txt"), "--quiet"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(try TableDigest.digests(of: dir.file("r.db")) == TableDigest.digests(of: db.path))
+
+        // age -p → our verify with the passphrase from the environment.
+        let scrypted = dir.file("pass.tar.zst.age")
+        let encrypted = try Binary.run("/usr/bin/env", ["python3", Self.ptyHelper, "s3cret phrase", Self.age!, "-p", "-o", scrypted, plain])
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        #expect(try ptc(["verify", scrypted], extra: ["PTC_BACKUP_PASSPHRASE": "s3cret phrase"]).status == 0)
+        let noPass = try ptc(["inspect", scrypted])
+        #expect(noPass.status == 77 && noPass.stderr.contains("encrypted with a passphrase"))
+        #expect(try ptc(["verify", scrypted], extra: ["PTC_BACKUP_PASSPHRASE": "wrong"]).status == 77)
+    }
+
+    @Test func passphraseRecipientsFileRedactionAndPartialExports() throws {
+        let db = try Fixtures.database(in: dir, bytes: 800_000, seed: 45)
+        let a = try keygen("a.txt")
+        try "# me\n\(a)\n".write(toFile: dir.file("recipients.txt"), atomically: true, encoding: .utf8)
+        // A partial export (the snapshot-then-pack path), to a recipients file, with --redact-env.
+        let session = db.sessionIDs[0]
+        let partial = dir.file("p.tar.zst.age")
+        let export = try ptc(["export", "--db", db.path, "--output", partial, "--session", session,
+                              "--encrypt-to-file", dir.file("recipients.txt"), "--redact-env", "--quiet"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let manifest = try manifest(partial, identity: dir.file("a.txt"))
+        #expect(manifest.redactedEnvironment?.patterns.contains("*KEY*") == true)
+        let extracted = try shell("'\(Self.age!)' -d -i '\(dir.file("a.txt"))' '\(partial)' | tar --zstd -xO appdata.db > '\(dir.file("p.db"))'")
+        #expect(extracted.status == 0)
+        let snapshot = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("p.db"))))
+        #expect(!String(decoding: snapshot, as: UTF8.self).contains("sk-ant-test"))
+        #expect(String(decoding: [UInt8](try Data(contentsOf: URL(fileURLWithPath: db.path))), as: UTF8.self).contains("sk-ant-test"))
+
+        // A passphrase export opens with age -d (through a pty) and with our verify.
+        let passOut = dir.file("pass.tar.zst.age")
+        let withPass = try ptc(["export", "--db", db.path, "--output", passOut, "--passphrase", "--quiet"],
+                               extra: ["PTC_BACKUP_PASSPHRASE": "correct horse"])
+        #expect(withPass.status == 0, "\(withPass.stderr)")
+        let opened = try Binary.run("/usr/bin/env", ["python3", Self.ptyHelper, "correct horse", Self.age!, "-d", "-o", dir.file("pass.tar.zst"), passOut])
+        #expect(opened.status == 0, "\(opened.stderr)")
+        #expect(try ptc(["verify", dir.file("pass.tar.zst")]).status == 0)
+        #expect(try ptc(["verify", passOut], extra: ["PTC_BACKUP_PASSPHRASE": "correct horse"]).status == 0)
+        // A passphrase is alone or not at all.
+        #expect(try ptc(["export", "--db", db.path, "--output", dir.file("mixed.tar.zst.age"), "--passphrase", "--encrypt-to", a],
+                        extra: ["PTC_BACKUP_PASSPHRASE": "x"]).status == 64)
+        #expect(try ptc(["export", "--db", db.path, "--output", dir.file("bad.tar.zst.age"), "--encrypt-to", "age1nope"]).status == 64)
+    }
+}
+
+private extension ArraySlice where Element == UInt8 {
+    /// The first index of `byte` at or after `startIndex + offset`.
+    func firstIndex(of byte: UInt8, after offset: Int) -> Int? {
+        self[(startIndex + offset)...].firstIndex(of: byte)
+    }
+}
