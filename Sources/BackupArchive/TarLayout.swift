@@ -67,6 +67,51 @@ public enum TarLayout {
         return capture.bytes
     }
 
+    /// The regular-file entries whose headers `head` (tar bytes from the stream's start) holds, in order:
+    /// name, where its content starts, the size its header declares. The last one's content may run past
+    /// `head`. Nil when `head` holds anything else (another entry type, a pax record that changes a path or
+    /// size, a header that does not parse): the caller then reads the archive the plain way.
+    public static func entries(in head: [UInt8]) -> [(name: String, dataStart: Int, size: Int64)]? {
+        var found: [(name: String, dataStart: Int, size: Int64)] = []
+        var offset = 0
+        while offset + 512 <= head.count {
+            guard let size = octal(head, offset + 124, 12), size >= 0 else { return nil }
+            let type = head[offset + 156]
+            let dataStart = offset + 512
+            switch type {
+            case UInt8(ascii: "x"):
+                // A pax header for the next entry: records that change where or what it is are not read here.
+                let end = dataStart + Int(size)
+                guard end <= head.count else { return nil }
+                let text = String(decoding: head[dataStart..<end], as: UTF8.self)
+                if text.split(separator: "\n").contains(where: { $0.contains(" size=") || $0.contains(" path=") }) { return nil }
+            case UInt8(ascii: "0"), 0:
+                let name = String(decoding: head[offset..<offset + 100].prefix { $0 != 0 }, as: UTF8.self)
+                let prefix = String(decoding: head[offset + 345..<offset + 500].prefix { $0 != 0 }, as: UTF8.self)
+                found.append((prefix.isEmpty ? name : prefix + "/" + name, dataStart, size))
+            default:
+                return nil
+            }
+            offset = dataStart + Int((size + 511) / 512 * 512)
+        }
+        return found
+    }
+
+    /// An octal number field of a tar header (NUL- or space-terminated); nil when it is not one.
+    private static func octal(_ bytes: [UInt8], _ at: Int, _ length: Int) -> Int64? {
+        var value: Int64 = 0
+        var digits = 0
+        for byte in bytes[at..<at + length] {
+            if byte == 0 || byte == UInt8(ascii: " ") {
+                if digits > 0 { break } else { continue }
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(byte), value < Int64.max >> 3 else { return nil }
+            value = value << 3 | Int64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
     /// What follows `bodySize` bytes of content: zeros to the next 512-byte block, then the two zero
     /// blocks that end a tar archive.
     public static func trailer(bodySize: Int64) -> [UInt8] {

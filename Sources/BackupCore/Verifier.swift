@@ -68,6 +68,7 @@ public struct Verifier: Sendable {
     public func extractEntries(_ path: String, into workspace: String) throws -> Outcome {
         let (reader, manifest) = try ArchiveContents.open(path, keys: keys)
         defer { reader.close() }
+        if let outcome = try extractSeekable(path, manifest: manifest, into: workspace) { return outcome }
 
         var problems: [String] = []
         var seen: Set<String> = []

@@ -1,7 +1,11 @@
 /// The `manifest.json` that opens every archive. Versioned: readers refuse a `formatVersion`
-/// they do not know. Its JSON Schema is `Schema/json/manifest.v1.json`.
+/// they do not know. Its JSON Schema is `Schema/json/manifest.v1.json` (format 2 has the same manifest).
+///
+/// Format 1: `[head frame][padding][one body frame]`. Format 2 (this version writes it): the body in
+/// independent frames of 4 MiB of input and a seek table in zstd's seekable format at the end, so readers
+/// decompress on every core; both are plain `.tar.zst` to stock tools, and format 1 stays readable.
 public struct Manifest: Codable, Sendable, Equatable {
-    public static let currentFormatVersion = 1
+    public static let currentFormatVersion = 2
     /// The entry name of the manifest inside the archive; it is always the first entry.
     public static let entryName = "manifest.json"
     /// The entry name of the database snapshot inside the archive.

@@ -303,7 +303,8 @@ public enum ArchiveFixture {
 
     /// Writes a new archive with the given entries, in order, the way exports are written:
     /// all but the last entry in the head, the last one streamed as the body.
-    public static func write(_ entries: [(name: String, bytes: [UInt8])], to path: String) throws {
+    /// `formatOne`: the body in one frame and no seek table, as ptc-backup wrote format 1 archives.
+    public static func write(_ entries: [(name: String, bytes: [UInt8])], to path: String, formatOne: Bool = false) throws {
         guard let last = entries.last else { throw TestFailure("an archive needs at least one entry") }
         let fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite])
         defer { try? fd.close() }
@@ -313,7 +314,9 @@ public enum ArchiveFixture {
             body: TarLayout.Entry(path: last.name, size: Int64(last.bytes.count), modificationTime: mtime))
         let writer = StreamedArchiveWriter(fileDescriptor: fd, compressionLevel: 1, threads: 1,
                                            headReservation: try StreamedArchiveWriter.reservation(for: head, level: 1), context: path)
+        if formatOne { writer.frameSize = Int(UInt32.max) }
         try writer.writeBody(size: Int64(last.bytes.count)) { write in try last.bytes.withUnsafeBytes { try write($0) } }
         guard try writer.writeHead(head) else { throw TestFailure("the head did not fit") }
+        if formatOne { try fd.resize(to: writer.totalBytes - Int64(writer.seekTableBytes)) }
     }
 }
