@@ -603,7 +603,8 @@ private final class PartUpload: Sendable {
 private typealias PartPayload = S3Store.PartPayload
 
 /// A byte range of a file as an aws-chunked body (``ChunkSigner``): each chunk is read into one buffer,
-/// hashed and signed, framed, and handed to curl, so the part is read once and held a chunk at a time.
+/// hashed and signed, framed in place (its header written just before the data, `\r\n` after), and handed
+/// to curl from there, so the part is read once and held a chunk at a time.
 private final class ChunkedFileStream: UploadStream {
     let path: String
     private let file: FileDescriptor
@@ -614,10 +615,12 @@ private final class ChunkedFileStream: UploadStream {
     private var signer: ChunkSigner
     /// Bytes of the file framed so far.
     private var position: Int64 = 0
-    /// The framed chunk being handed out, and how much of it curl has taken.
-    private var framed: [UInt8] = []
+    /// The framed chunk in ``buffer`` being handed out: from `handedOut` to `framedEnd`.
     private var handedOut = 0
+    private var framedEnd = 0
     private var ended = false
+    /// Room for the longest chunk header (hex size, `;chunk-signature=`, 64 hex digits, CRLF) before the data.
+    private static let headerRoom = 96
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(path: String, offset: Int64, size: Int64, chunkSize: Int, signer: ChunkSigner) throws {
@@ -628,8 +631,7 @@ private final class ChunkedFileStream: UploadStream {
         self.chunkSize = chunkSize
         seed = signer
         self.signer = signer
-        buffer = .allocate(byteCount: chunkSize, alignment: 4096)
-        framed.reserveCapacity(chunkSize + 128)
+        buffer = .allocate(byteCount: Self.headerRoom + chunkSize + 2, alignment: 4096)
     }
 
     deinit {
@@ -638,12 +640,12 @@ private final class ChunkedFileStream: UploadStream {
     }
 
     func read(into out: UnsafeMutableRawBufferPointer) throws -> Int {
-        if handedOut == framed.count {
+        if handedOut == framedEnd {
             if ended { return 0 }
             try frameNextChunk()
         }
-        let n = min(out.count, framed.count - handedOut)
-        framed.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress! + handedOut, byteCount: n) }
+        let n = min(out.count, framedEnd - handedOut)
+        out.baseAddress!.copyMemory(from: buffer.baseAddress! + handedOut, byteCount: n)
         handedOut += n
         return n
     }
@@ -651,30 +653,30 @@ private final class ChunkedFileStream: UploadStream {
     func rewind() -> Bool {
         position = 0
         signer = seed
-        framed.removeAll(keepingCapacity: true)
         handedOut = 0
+        framedEnd = 0
         ended = false
         return true
     }
 
     private func frameNextChunk() throws {
         let length = Int(min(Int64(chunkSize), size - position))
+        let data = Self.headerRoom
         var filled = 0
         while filled < length {
             let n = try file.read(fromAbsoluteOffset: offset + position + Int64(filled),
-                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<length]))
+                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[(data + filled)..<(data + length)]))
             if n == 0 { throw Errno.ioError } // the file shrank under the upload
             filled += n
         }
-        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
         let hasher = SHA256()
-        hasher.update(chunk)
-        let signature = signer.sign(chunkHash: hasher.finalize())
-        framed.removeAll(keepingCapacity: true)
-        framed.append(contentsOf: ChunkSigner.header(size: length, signature: signature).utf8)
-        framed.append(contentsOf: chunk)
-        framed.append(contentsOf: [13, 10])
-        handedOut = 0
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[data..<(data + length)]))
+        let header = Array(ChunkSigner.header(size: length, signature: signer.sign(chunkHash: hasher.finalize())).utf8)
+        handedOut = data - header.count
+        header.withUnsafeBytes { buffer.baseAddress!.advanced(by: handedOut).copyMemory(from: $0.baseAddress!, byteCount: header.count) }
+        buffer[data + length] = 13
+        buffer[data + length + 1] = 10
+        framedEnd = data + length + 2
         position += Int64(length)
         if length == 0 { ended = true }
     }
