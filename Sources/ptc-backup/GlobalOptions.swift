@@ -33,7 +33,7 @@ struct RemoteOptionGroup: ParsableArguments {
     @Flag(help: "Create the S3 bucket when it does not exist (push and list otherwise fail with 69, naming it).")
     var createBucket = false
 
-    @Option(help: ArgumentHelp("Parts of an S3 upload sent at once, 1 to 16 (default 4).", valueName: "n"))
+    @Option(help: ArgumentHelp("Parts of an S3 upload sent at once, 1 to 8 (default 4; each takes about 2 MiB of memory).", valueName: "n"))
     var transfers = 4
 
     enum S3Addressing: String, ExpressibleByArgument, CaseIterable {
@@ -41,7 +41,7 @@ struct RemoteOptionGroup: ParsableArguments {
     }
 
     func validate() throws {
-        guard (1...16).contains(transfers) else { throw ValidationError("--transfers must be 1 to 16 (got \(transfers))") }
+        guard (1...8).contains(transfers) else { throw ValidationError("--transfers must be 1 to 8 (got \(transfers))") }
         if let endpoint {
             guard let url = URLComponents(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                   url.path.isEmpty || url.path == "/", url.user == nil else {
