@@ -247,9 +247,7 @@ public struct S3Store: RemoteStore {
         }
         let sha256: String
         if size > configuration.multipartThreshold {
-            // The metadata is fixed when the upload starts: the whole file is hashed first (parts are not).
-            sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
-            try putMultipart(path, size: size, partSize: max(configuration.partSize, 8 << 20), sha256: sha256, key: key(name), doing: doing)
+            sha256 = try putMultipart(path, size: size, partSize: max(configuration.partSize, 8 << 20), key: key(name), doing: doing)
         } else {
             sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
             let call = Call(method: "PUT", key: key(name),
@@ -280,29 +278,41 @@ public struct S3Store: RemoteStore {
     /// Parts go up ``Configuration/transfers`` at a time (threads of their own), each retried on its own;
     /// on any failure the upload is aborted, so no parts stay behind taking space. So it is on SIGINT/SIGTERM
     /// (``TransferCancellation``): starting the upload is not cancellable (its id must be known to abort it),
-    /// the parts being sent are stopped, and the abort goes out.
-    private func putMultipart(_ path: String, size: Int64, partSize: Int64, sha256: String, key: String, doing: String) throws {
-        var start = Call(method: "POST", key: key, query: [("uploads", "")],
-                         headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
-        start.cancellable = false
-        let started = try sendCreatingBucket(start, doing: doing)
-        guard started.isSuccess else { throw failure(started, doing) }
-        guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
-              !uploadID.isEmpty else {
-            throw StoreError(.other, doing: doing, location: "\(self)", reason: "the server did not give an upload id")
+    /// the parts being sent are stopped, and the abort goes out. The upload can only start once the whole
+    /// file is hashed (its metadata is fixed then); meanwhile the part threads already hash their parts
+    /// (``PartPayload/signed``, ``PartPayload/unsigned``). Returns the file's SHA-256.
+    private func putMultipart(_ path: String, size: Int64, partSize: Int64, key: String, doing: String) throws -> String {
+        let started = Pending<(id: String, sha256: String)>()
+        let starter = Thread { [self] in
+            started.set(Result {
+                let sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
+                var start = Call(method: "POST", key: key, query: [("uploads", "")],
+                                 headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
+                start.cancellable = false
+                let response = try sendCreatingBucket(start, doing: doing)
+                guard response.isSuccess else { throw failure(response, doing) }
+                guard let id = try XMLElement.parse(Data(response.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
+                      !id.isEmpty else {
+                    throw StoreError(.other, doing: doing, location: "\(self)", reason: "the server did not give an upload id")
+                }
+                return (id, sha256)
+            })
         }
+        starter.stackSize = 1 << 20
+        starter.start()
+        let count = Int((size + partSize - 1) / partSize)
+        let upload = PartUpload(count: count, payload: configuration.partPayload ?? (scheme == "https" ? .unsigned : .streaming))
         do {
-            let count = Int((size + partSize - 1) / partSize)
-            let upload = PartUpload(count: count, payload: configuration.partPayload ?? (scheme == "https" ? .unsigned : .streaming))
             try Self.inParallel(count: count, width: configuration.transfers) { index in
                 if TransferCancellation.isRequested {
                     throw StoreError(.other, doing: doing, location: "\(self)", reason: "interrupted")
                 }
                 let offset = Int64(index) * partSize
                 let etag = try putPart(path, offset: offset, length: min(partSize, size - offset), number: index + 1, of: count,
-                                       upload: upload, uploadID: uploadID, key: key, doing: doing)
+                                       upload: upload, started: started, key: key, doing: doing)
                 upload.finished(index, etag: etag)
             }
+            let uploadID = try started.wait().id
             let body = Array(("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
                 + upload.etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(Self.escaped($0.element))</ETag></Part>" }.joined()
                 + "</CompleteMultipartUpload>").utf8)
@@ -311,10 +321,13 @@ public struct S3Store: RemoteStore {
             let done = try send(complete, doing: doing)
             // Completing can fail after a 200: the error is then in the body.
             guard done.isSuccess, Self.errorCode(done) == nil else { throw failure(done, doing) }
+            return try started.wait().sha256
         } catch {
-            var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
-            abort.cancellable = false
-            _ = try? send(abort, doing: "aborting \(doing)")
+            if let uploadID = try? started.wait().id {
+                var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+                abort.cancellable = false
+                _ = try? send(abort, doing: "aborting \(doing)")
+            }
             throw error
         }
     }
@@ -323,23 +336,38 @@ public struct S3Store: RemoteStore {
     /// ``Configuration/backoff``. A server that refuses a streamed part (4xx, 501) gets it again signed, and
     /// so every later part of the upload.
     private func putPart(_ path: String, offset: Int64, length: Int64, number: Int, of count: Int, upload: PartUpload,
-                         uploadID: String, key: String, doing: String) throws -> String {
+                         started: Pending<(id: String, sha256: String)>, key: String, doing: String) throws -> String {
         let doing = "\(doing) (part \(number) of \(count))"
+        // Computed once, before the upload id is known where it can be (the whole file is being hashed meanwhile).
+        var sha256: String?
+        var md5: String?
+        func prepare(_ payload: PartPayload) throws {
+            switch payload {
+            case .streaming: break
+            case .signed where sha256 == nil:
+                sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path, offset: offset, length: length) }
+            case .unsigned where md5 == nil:
+                md5 = try Self.hashing(doing) { () throws(DigestError) in try MD5.base64(ofFile: path, offset: offset, length: length) }
+            default: break
+            }
+        }
         func send(_ payload: PartPayload) throws -> HTTPResponse {
-            var call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
+            try prepare(payload)
+            var call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", try started.wait().id)],
                             body: .file(path: path, offset: offset, size: length))
             switch payload {
             case .streaming:
                 call.payloadHash = SigV4.streamingPayload
             case .signed:
-                call.payloadHash = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path, offset: offset, length: length) }
+                call.payloadHash = sha256!
             case .unsigned:
                 call.payloadHash = SigV4.unsignedPayload
-                call.headers.append(("Content-MD5", try Self.hashing(doing) { () throws(DigestError) in
-                    try MD5.base64(ofFile: path, offset: offset, length: length) }))
+                call.headers.append(("Content-MD5", md5!))
             }
             return try self.send(call, doing: doing)
         }
+        try prepare(upload.payload)
+        _ = try started.wait()
         return try configuration.backoff.run {
             let payload = upload.payload
             var response = try send(payload)
@@ -679,5 +707,23 @@ private final class ChunkedFileStream: UploadStream {
         framedEnd = data + length + 2
         position += Int64(length)
         if length == 0 { ended = true }
+    }
+}
+
+/// A value another thread produces once (the upload id); ``wait()`` blocks until it is there, then returns it
+/// or throws what producing it threw, every time, from any thread.
+private final class Pending<Value: Sendable>: Sendable {
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func set(_ result: Result<Value, any Error>) {
+        outcome.withLock { $0 = result }
+        ready.signal()
+    }
+
+    func wait() throws -> Value {
+        ready.wait()
+        ready.signal() // for the next caller
+        return try outcome.withLock { $0! }.get()
     }
 }
