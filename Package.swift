@@ -78,7 +78,7 @@ let package = Package(
                                                    .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/BackupTestSupport"),
         .testTarget(name: "BackupSQLiteTests", dependencies: ["BackupSQLite", "BackupTestSupport"]),
-        .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupTestSupport"]),
+        .testTarget(name: "BackupStoreTests", dependencies: ["BackupStore", "BackupDigest", "BackupHTTP", "BackupTestSupport"]),
         .testTarget(name: "BackupHTTPTests", dependencies: ["BackupHTTP", "BackupDigest", "BackupTestSupport"]),
         .testTarget(name: "BackupArchiveTests", dependencies: ["BackupArchive", "BackupDigest", "BackupTestSupport",
                                                           .product(name: "SystemPackage", package: "swift-system")]),

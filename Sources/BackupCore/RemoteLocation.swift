@@ -102,6 +102,7 @@ public struct RemoteLocation: Sendable {
                                                   addressing: addressing, credentials: named)
         configuration.verifyTLS = !options.insecure
         configuration.createsBucket = options.createsBucket
+        configuration.transfers = options.transfers
         configuration.backoff.onRetry = options.onRetry
         do {
             return (try S3Store(configuration), object)
@@ -125,7 +126,7 @@ public struct RemoteLocation: Sendable {
     }
 }
 
-/// How to reach remotes, from the command line: an S3 endpoint, S3 addressing, TLS checking.
+/// How to reach remotes, from the command line: an S3 endpoint, S3 addressing, TLS checking, parallel parts.
 public struct RemoteOptions: Sendable {
     /// The S3 endpoint, `http(s)://host[:port]`; else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, then AWS.
     public var endpoint: String?
@@ -138,6 +139,8 @@ public struct RemoteOptions: Sendable {
     /// Where a named remote's credentials came from (`remote.nas of /path/config.toml`), named when a server
     /// refuses them; nil: the environment, ~/.netrc or ~/.aws, as found.
     public var credentialSource: String?
+    /// Parts of an S3 upload sent at once (`--transfers`), each on its own connection.
+    public var transfers = 4
     /// Told about every retry (of a whole call, of one part of an upload, of a download's rest).
     public var onRetry: @Sendable (String) -> Void = { _ in }
 

@@ -149,23 +149,6 @@ extension SHA256 {
     }
 }
 
-extension SHA256 {
-    /// The SHA-256 of the whole file and of each `partSize` piece of it, on two threads at once (each reads
-    /// the file itself), for an upload in parts: the whole for the object's metadata, the pieces for each
-    /// part's signature. Takes about as long as hashing the file once.
-    public static func hexes(ofFile path: String, partSize: Int64) throws(DigestError) -> (whole: String, parts: [String]) {
-        let size = (try? Stat(FilePath(path)))?.size ?? 0
-        let parts = OwnThread { () throws(DigestError) -> [String] in
-            try stride(from: Int64(0), to: max(size, 1), by: Int(partSize)).map { offset throws(DigestError) in
-                try hex(ofFile: path, offset: offset, length: min(partSize, size - offset))
-            }
-        }
-        let whole = Result { () throws(DigestError) -> String in try hex(ofFile: path) }
-        let pieces = parts.join()
-        return (try whole.get(), try pieces.get())
-    }
-}
-
 /// A result computed on a thread of its own (hashing runs beside the caller's own work, not on a
 /// shared pool that might run it later); ``join()`` waits for it.
 final class OwnThread<Success: Sendable>: Sendable {

@@ -42,6 +42,9 @@ public struct HTTPRequest: Sendable {
         case none
         case bytes([UInt8])
         case file(path: String, offset: Int64 = 0, size: Int64)
+        /// `size` bytes made as curl reads them (framed, signed on the way) by a stream `open` makes for
+        /// this request; a stream that cannot start again makes the request fail where curl would rewind.
+        case stream(size: Int64, open: @Sendable () throws -> any UploadStream)
     }
 
     public var method: String
@@ -74,6 +77,17 @@ public struct HTTPRequest: Sendable {
         self.method = method
         self.url = url
     }
+}
+
+/// A request body produced while it is sent (``HTTPRequest/Body/stream(size:open:)``), on the transfer's thread.
+public protocol UploadStream: AnyObject {
+    /// The file the bytes come from, for error messages.
+    var path: String { get }
+    /// Fills the start of `buffer`; returns how many bytes, 0 at the end.
+    /// - Throws: the system's `Errno` when the file cannot be read.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// Starts again from the first byte (curl sends the body again); false when it cannot.
+    func rewind() -> Bool
 }
 
 public enum AuthScheme: Sendable, Equatable {
@@ -207,6 +221,15 @@ public struct HTTPClient: Sendable {
             transfer.inputSize = size
             set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
             set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)))
+        case .stream(let size, let open):
+            do {
+                transfer.stream = try open()
+            } catch {
+                let errno = error as? Errno ?? .ioError
+                throw CurlError(code: -1, message: "cannot read the body to send: \(error)", url: safeURL, fileError: (errno, "", false))
+            }
+            set(cbk_curl_setopt_long(handle, CURLOPT_UPLOAD, 1))
+            set(cbk_curl_setopt_off(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(size)))
         }
         if case .none = request.body {} else {
             // CURLOPT_UPLOAD makes it a PUT; a custom method (MKCOL, PROPFIND) keeps its name.
@@ -279,6 +302,7 @@ private final class Transfer {
     var inputSize: Int64 = 0
     var source: [UInt8] = []
     var sent = 0
+    var stream: (any UploadStream)?
     var body: [UInt8] = []
     var headers: [String: String] = [:]
     /// The status of the response being received.
@@ -348,6 +372,7 @@ private final class Transfer {
     }
 
     func seek(to offset: Int64) -> Bool {
+        if let stream { return offset == 0 && stream.rewind() }
         if input != nil {
             guard offset >= 0, offset <= inputSize else { return false }
             inputRemaining = inputSize - offset
@@ -359,6 +384,16 @@ private final class Transfer {
     }
 
     func send(_ buffer: UnsafeMutablePointer<CChar>, _ count: Int) -> Int {
+        if let stream {
+            do {
+                return try stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count))
+            } catch {
+                let errno = error as? Errno ?? .ioError
+                failure = "cannot read \(stream.path) to send it: \(error)"
+                fileError = (errno, stream.path, false)
+                return Int(CURL_READFUNC_ABORT)
+            }
+        }
         if let input {
             let wanted = Int(min(Int64(count), inputRemaining))
             do {

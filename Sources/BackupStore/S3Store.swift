@@ -2,19 +2,33 @@ import BackupSystem
 import BackupDigest
 import BackupHTTP
 import Foundation
+import Synchronization
 import SystemPackage
 
 /// A bucket (and key prefix) on an S3-compatible service: AWS, R2, B2, MinIO, Ceph radosgw, Garage.
-/// Requests are signed with ``SigV4`` with the body's real SHA-256; the archive's SHA-256 travels as
-/// `x-amz-meta-sha256` and is checked after every upload and download. Files above
-/// ``Configuration/multipartThreshold`` go up in parts (each hashed and retried on its own; the upload is
-/// aborted on failure so no parts are left behind); downloads resume with `Range` after a dropped connection.
+/// Requests are signed with ``SigV4``; the archive's SHA-256 travels as `x-amz-meta-sha256` and is checked
+/// after every upload and download. Files above ``Configuration/multipartThreshold`` go up in parts,
+/// ``Configuration/transfers`` at a time, each read by curl straight from its byte range of the file,
+/// authenticated as ``PartPayload`` says and retried on its own (the upload is aborted on failure so no parts
+/// are left behind); downloads resume with `Range` after a dropped connection.
 public struct S3Store: RemoteStore {
     public enum Addressing: String, Sendable, CaseIterable {
         /// `https://host/bucket/key`: MinIO, Ceph and most self-hosted servers.
         case path
         /// `https://bucket.host/key`: AWS's default.
         case virtualHost = "virtual"
+    }
+
+    /// How the body of an upload part is vouched for.
+    public enum PartPayload: String, Sendable, CaseIterable {
+        /// Signed in chunks as curl reads it (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, aws-chunked): the part is
+        /// read once. The default over plain http; a server that refuses it gets ``signed`` parts instead.
+        case streaming
+        /// The part's SHA-256 in the signature (hashed first, then sent: read twice, from the page cache).
+        case signed
+        /// `UNSIGNED-PAYLOAD` with the part's `Content-MD5` (what the AWS SDKs send): TLS protects the body
+        /// on the way, the server checks the MD5. The default over https.
+        case unsigned
     }
 
     public struct Configuration: Sendable {
@@ -33,6 +47,14 @@ public struct S3Store: RemoteStore {
         /// (measured on radosgw, 1 GiB: 16 MiB parts 12.8 s, 64 MiB parts 10.8 s, one PUT 8.2 s); a failed
         /// part is sent again whole.
         public var partSize: Int64 = 64 << 20
+        /// Parts of a multipart upload sent at once, each on its own connection (`--transfers`). Memory per
+        /// transfer is curl's buffers and one chunk (~2 MiB), never a part.
+        public var transfers = 4
+        /// How parts are authenticated; nil: ``PartPayload/unsigned`` over https, ``PartPayload/streaming``
+        /// over http (where nothing else protects the body).
+        public var partPayload: PartPayload?
+        /// The bytes of each signed chunk of a ``PartPayload/streaming`` part.
+        public var chunkSize = 1 << 20
         /// `max-keys` for listings; nil leaves it to the server (1000 on AWS).
         public var listPageSize: Int?
         /// Retries of one part, and of a download's resumption.
@@ -117,10 +139,20 @@ public struct S3Store: RemoteStore {
         let path = path(call.key)
         let query = SigV4.canonicalQuery(call.query)
         var request = HTTPRequest(method: call.method, url: "\(scheme)://\(host)\(path)" + (query.isEmpty ? "" : "?\(query)"))
-        let headers = [("Host", host)] + call.headers
-        request.headers = headers + signer.sign(method: call.method, path: path, query: call.query, headers: headers,
-                                                payloadHash: call.payloadHash)
-        request.body = call.body
+        var headers = [("Host", host)] + call.headers
+        if call.payloadHash == SigV4.streamingPayload, case .file(let file, let offset, let size) = call.body {
+            headers += [("Content-Encoding", "aws-chunked"), ("x-amz-decoded-content-length", "\(size)")]
+            let (signature, chunks) = signer.signStreaming(method: call.method, path: path, query: call.query, headers: headers)
+            request.headers = headers + signature
+            let chunkSize = configuration.chunkSize
+            request.body = .stream(size: ChunkSigner.encodedLength(of: size, chunkSize: chunkSize)) {
+                try ChunkedFileStream(path: file, offset: offset, size: size, chunkSize: chunkSize, signer: chunks)
+            }
+        } else {
+            request.headers = headers + signer.sign(method: call.method, path: path, query: call.query, headers: headers,
+                                                    payloadHash: call.payloadHash)
+            request.body = call.body
+        }
         request.downloadPath = call.downloadPath
         request.appendToDownload = call.appendToDownload
         request.onDownloadWrite = call.onDownloadWrite
@@ -215,10 +247,7 @@ public struct S3Store: RemoteStore {
         }
         let sha256: String
         if size > configuration.multipartThreshold {
-            let partSize = max(configuration.partSize, 8 << 20)
-            let hashes = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hexes(ofFile: path, partSize: partSize) }
-            sha256 = hashes.whole
-            try putMultipart(path, size: size, partSize: partSize, sha256: sha256, partHashes: hashes.parts, key: key(name), doing: doing)
+            sha256 = try putMultipart(path, size: size, partSize: max(configuration.partSize, 8 << 20), key: key(name), doing: doing)
         } else {
             sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
             let call = Call(method: "PUT", key: key(name),
@@ -246,54 +275,141 @@ public struct S3Store: RemoteStore {
         }
     }
 
-    /// Each part is signed with its own SHA-256 (the server checks it) and retried on its own; on any
-    /// failure the upload is aborted, so no parts stay behind taking space. So it is on SIGINT/SIGTERM
+    /// Parts go up ``Configuration/transfers`` at a time (threads of their own), each retried on its own;
+    /// on any failure the upload is aborted, so no parts stay behind taking space. So it is on SIGINT/SIGTERM
     /// (``TransferCancellation``): starting the upload is not cancellable (its id must be known to abort it),
-    /// a part being sent is stopped, and the abort goes out.
-    private func putMultipart(_ path: String, size: Int64, partSize: Int64, sha256: String, partHashes: [String],
-                              key: String, doing: String) throws {
-        var start = Call(method: "POST", key: key, query: [("uploads", "")],
-                         headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
-        start.cancellable = false
-        let started = try sendCreatingBucket(start, doing: doing)
-        guard started.isSuccess else { throw failure(started, doing) }
-        guard let uploadID = try XMLElement.parse(Data(started.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
-              !uploadID.isEmpty else {
-            throw StoreError(.other, doing: doing, location: "\(self)", reason: "the server did not give an upload id")
+    /// the parts being sent are stopped, and the abort goes out. The upload can only start once the whole
+    /// file is hashed (its metadata is fixed then); meanwhile the part threads already hash their parts
+    /// (``PartPayload/signed``, ``PartPayload/unsigned``). Returns the file's SHA-256.
+    private func putMultipart(_ path: String, size: Int64, partSize: Int64, key: String, doing: String) throws -> String {
+        let started = Pending<(id: String, sha256: String)>()
+        let starter = Thread { [self] in
+            started.set(Result {
+                let sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path) }
+                var start = Call(method: "POST", key: key, query: [("uploads", "")],
+                                 headers: [("Content-Type", "application/octet-stream"), ("x-amz-meta-sha256", sha256)])
+                start.cancellable = false
+                let response = try sendCreatingBucket(start, doing: doing)
+                guard response.isSuccess else { throw failure(response, doing) }
+                guard let id = try XMLElement.parse(Data(response.body), what: "the answer to starting \(doing)", from: "\(self)").value("UploadId"),
+                      !id.isEmpty else {
+                    throw StoreError(.other, doing: doing, location: "\(self)", reason: "the server did not give an upload id")
+                }
+                return (id, sha256)
+            })
         }
+        starter.stackSize = 1 << 20
+        starter.start()
+        let count = Int((size + partSize - 1) / partSize)
+        let upload = PartUpload(count: count, payload: configuration.partPayload ?? (scheme == "https" ? .unsigned : .streaming))
         do {
-            var parts: [(number: Int, etag: String)] = []
-            for (index, partHash) in partHashes.enumerated() {
+            try Self.inParallel(count: count, width: configuration.transfers) { index in
                 if TransferCancellation.isRequested {
                     throw StoreError(.other, doing: doing, location: "\(self)", reason: "interrupted")
                 }
-                let number = index + 1
                 let offset = Int64(index) * partSize
-                let length = min(partSize, size - offset)
-                let call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", uploadID)],
-                                body: .file(path: path, offset: offset, size: length), payloadHash: partHash)
-                let partDoing = "\(doing) (part \(number) of \(partHashes.count))"
-                let etag: String = try configuration.backoff.run {
-                    let response = try send(call, doing: partDoing)
-                    guard response.isSuccess, let etag = response.headers["etag"] else { throw failure(response, partDoing) }
-                    return etag
-                }
-                parts.append((number, etag))
+                let etag = try putPart(path, offset: offset, length: min(partSize, size - offset), number: index + 1, of: count,
+                                       upload: upload, started: started, key: key, doing: doing)
+                upload.finished(index, etag: etag)
             }
+            let uploadID = try started.wait().id
             let body = Array(("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                + parts.map { "<Part><PartNumber>\($0.number)</PartNumber><ETag>\(Self.escaped($0.etag))</ETag></Part>" }.joined()
+                + upload.etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\(Self.escaped($0.element))</ETag></Part>" }.joined()
                 + "</CompleteMultipartUpload>").utf8)
             let complete = Call(method: "POST", key: key, query: [("uploadId", uploadID)],
                                 headers: [("Content-Type", "application/xml")], body: .bytes(body), payloadHash: SHA256.hex(of: body))
             let done = try send(complete, doing: doing)
             // Completing can fail after a 200: the error is then in the body.
             guard done.isSuccess, Self.errorCode(done) == nil else { throw failure(done, doing) }
+            return try started.wait().sha256
         } catch {
-            var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
-            abort.cancellable = false
-            _ = try? send(abort, doing: "aborting \(doing)")
+            if let uploadID = try? started.wait().id {
+                var abort = Call(method: "DELETE", key: key, query: [("uploadId", uploadID)])
+                abort.cancellable = false
+                _ = try? send(abort, doing: "aborting \(doing)")
+            }
             throw error
         }
+    }
+
+    /// Sends one part (curl reads its byte range of the file) and returns its ETag, retrying with
+    /// ``Configuration/backoff``. A server that refuses a streamed part (4xx, 501) gets it again signed, and
+    /// so every later part of the upload.
+    private func putPart(_ path: String, offset: Int64, length: Int64, number: Int, of count: Int, upload: PartUpload,
+                         started: Pending<(id: String, sha256: String)>, key: String, doing: String) throws -> String {
+        let doing = "\(doing) (part \(number) of \(count))"
+        // Computed once, before the upload id is known where it can be (the whole file is being hashed meanwhile).
+        var sha256: String?
+        var md5: String?
+        func prepare(_ payload: PartPayload) throws {
+            switch payload {
+            case .streaming: break
+            case .signed where sha256 == nil:
+                sha256 = try Self.hashing(doing) { () throws(DigestError) in try SHA256.hex(ofFile: path, offset: offset, length: length) }
+            case .unsigned where md5 == nil:
+                md5 = try Self.hashing(doing) { () throws(DigestError) in try MD5.base64(ofFile: path, offset: offset, length: length) }
+            default: break
+            }
+        }
+        func send(_ payload: PartPayload) throws -> HTTPResponse {
+            try prepare(payload)
+            var call = Call(method: "PUT", key: key, query: [("partNumber", "\(number)"), ("uploadId", try started.wait().id)],
+                            body: .file(path: path, offset: offset, size: length))
+            switch payload {
+            case .streaming:
+                call.payloadHash = SigV4.streamingPayload
+            case .signed:
+                call.payloadHash = sha256!
+            case .unsigned:
+                call.payloadHash = SigV4.unsignedPayload
+                call.headers.append(("Content-MD5", md5!))
+            }
+            return try self.send(call, doing: doing)
+        }
+        try prepare(upload.payload)
+        _ = try started.wait()
+        return try configuration.backoff.run {
+            let payload = upload.payload
+            var response = try send(payload)
+            if payload == .streaming, response.status == 501 || (400..<500).contains(response.status) {
+                upload.payload = .signed
+                configuration.backoff.onRetry("\(failure(response, doing).message); sending the parts signed whole instead of in signed chunks")
+                response = try send(.signed)
+            }
+            guard response.isSuccess, let etag = response.headers["etag"] else { throw failure(response, doing) }
+            return etag
+        }
+    }
+
+    /// Runs `body` for every index below `count`, on `width` threads of their own (uploads block in curl).
+    /// After a failure no new index starts; the first error is thrown once every thread is done.
+    static func inParallel(count: Int, width: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
+        final class Shared: Sendable {
+            let state = Mutex<(next: Int, error: (any Error)?)>((0, nil))
+        }
+        let shared = Shared()
+        let done = DispatchSemaphore(value: 0)
+        let threads = max(1, min(width, count))
+        for _ in 0..<threads {
+            let thread = Thread {
+                while let index = shared.state.withLock({ state -> Int? in
+                    guard state.error == nil, state.next < count else { return nil }
+                    state.next += 1
+                    return state.next - 1
+                }) {
+                    do {
+                        try body(index)
+                    } catch {
+                        shared.state.withLock { if $0.error == nil { $0.error = error } }
+                    }
+                }
+                done.signal()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        for _ in 0..<threads { done.wait() }
+        if let error = shared.state.withLock({ $0.error }) { throw error }
     }
 
     private static func escaped(_ text: String) -> String {
@@ -489,5 +605,125 @@ public struct S3Store: RemoteStore {
         call.cancellable = false
         let response = try send(call, doing: doing)
         guard response.isSuccess || response.status == 404 else { throw failure(response, doing) }
+    }
+}
+
+/// The state the parts of one multipart upload share across their threads: each part's ETag, and the
+/// payload mode (which falls back to signed parts once for all).
+private final class PartUpload: Sendable {
+    private let state: Mutex<(etags: [String?], payload: PartPayload)>
+
+    init(count: Int, payload: PartPayload) {
+        state = Mutex((Array(repeating: nil, count: count), payload))
+    }
+
+    var payload: PartPayload {
+        get { state.withLock { $0.payload } }
+        set { state.withLock { $0.payload = newValue } }
+    }
+
+    func finished(_ index: Int, etag: String) { state.withLock { $0.etags[index] = etag } }
+
+    /// The ETags in part order, once every part is done.
+    var etags: [String] { state.withLock { $0.etags.map { $0! } } }
+}
+
+private typealias PartPayload = S3Store.PartPayload
+
+/// A byte range of a file as an aws-chunked body (``ChunkSigner``): each chunk is read into one buffer,
+/// hashed and signed, framed in place (its header written just before the data, `\r\n` after), and handed
+/// to curl from there, so the part is read once and held a chunk at a time.
+private final class ChunkedFileStream: UploadStream {
+    let path: String
+    private let file: FileDescriptor
+    private let offset: Int64
+    private let size: Int64
+    private let chunkSize: Int
+    private let seed: ChunkSigner
+    private var signer: ChunkSigner
+    /// Bytes of the file framed so far.
+    private var position: Int64 = 0
+    /// The framed chunk in ``buffer`` being handed out: from `handedOut` to `framedEnd`.
+    private var handedOut = 0
+    private var framedEnd = 0
+    private var ended = false
+    /// Room for the longest chunk header (hex size, `;chunk-signature=`, 64 hex digits, CRLF) before the data.
+    private static let headerRoom = 96
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    init(path: String, offset: Int64, size: Int64, chunkSize: Int, signer: ChunkSigner) throws {
+        file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
+        self.path = path
+        self.offset = offset
+        self.size = size
+        self.chunkSize = chunkSize
+        seed = signer
+        self.signer = signer
+        buffer = .allocate(byteCount: Self.headerRoom + chunkSize + 2, alignment: 4096)
+    }
+
+    deinit {
+        buffer.deallocate()
+        try? file.close()
+    }
+
+    func read(into out: UnsafeMutableRawBufferPointer) throws -> Int {
+        if handedOut == framedEnd {
+            if ended { return 0 }
+            try frameNextChunk()
+        }
+        let n = min(out.count, framedEnd - handedOut)
+        out.baseAddress!.copyMemory(from: buffer.baseAddress! + handedOut, byteCount: n)
+        handedOut += n
+        return n
+    }
+
+    func rewind() -> Bool {
+        position = 0
+        signer = seed
+        handedOut = 0
+        framedEnd = 0
+        ended = false
+        return true
+    }
+
+    private func frameNextChunk() throws {
+        let length = Int(min(Int64(chunkSize), size - position))
+        let data = Self.headerRoom
+        var filled = 0
+        while filled < length {
+            let n = try file.read(fromAbsoluteOffset: offset + position + Int64(filled),
+                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[(data + filled)..<(data + length)]))
+            if n == 0 { throw Errno.ioError } // the file shrank under the upload
+            filled += n
+        }
+        let hasher = SHA256()
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[data..<(data + length)]))
+        let header = Array(ChunkSigner.header(size: length, signature: signer.sign(chunkHash: hasher.finalize())).utf8)
+        handedOut = data - header.count
+        header.withUnsafeBytes { buffer.baseAddress!.advanced(by: handedOut).copyMemory(from: $0.baseAddress!, byteCount: header.count) }
+        buffer[data + length] = 13
+        buffer[data + length + 1] = 10
+        framedEnd = data + length + 2
+        position += Int64(length)
+        if length == 0 { ended = true }
+    }
+}
+
+/// A value another thread produces once (the upload id); ``wait()`` blocks until it is there, then returns it
+/// or throws what producing it threw, every time, from any thread.
+private final class Pending<Value: Sendable>: Sendable {
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func set(_ result: Result<Value, any Error>) {
+        outcome.withLock { $0 = result }
+        ready.signal()
+    }
+
+    func wait() throws -> Value {
+        ready.wait()
+        ready.signal() // for the next caller
+        return try outcome.withLock { $0! }.get()
     }
 }

@@ -84,6 +84,25 @@ public struct SigV4: Sendable {
     /// including `host` (as sent: `host[:port]`); all of them are signed.
     public func sign(method: String, path: String, query: [(String, String)], headers: [(String, String)],
                      payloadHash: String, date: Date = Date()) -> [(String, String)] {
+        signed(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash, date: date).headers
+    }
+
+    /// ``sign(method:path:query:headers:payloadHash:date:)`` for a body sent in signed chunks
+    /// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, `Content-Encoding: aws-chunked`): the headers, and the
+    /// ``ChunkSigner`` that signs each chunk in turn, starting from this request's signature (the seed).
+    /// `headers` must carry `x-amz-decoded-content-length` (the body's length before framing).
+    public func signStreaming(method: String, path: String, query: [(String, String)], headers: [(String, String)],
+                              date: Date = Date()) -> (headers: [(String, String)], chunks: ChunkSigner) {
+        let result = signed(method: method, path: path, query: query, headers: headers, payloadHash: Self.streamingPayload, date: date)
+        return (result.headers, ChunkSigner(key: result.key, stamp: result.stamp, scope: result.scope, previous: result.signature))
+    }
+
+    /// The hash that announces a body in signed chunks (``signStreaming(method:path:query:headers:date:)``).
+    public static let streamingPayload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+
+    private func signed(method: String, path: String, query: [(String, String)], headers: [(String, String)],
+                        payloadHash: String, date: Date)
+        -> (headers: [(String, String)], key: [UInt8], stamp: String, scope: String, signature: String) {
         let stamp = Self.timestamp(date)
         let day = String(stamp.prefix(8))
         var added = [("x-amz-date", stamp), ("x-amz-content-sha256", payloadHash)]
@@ -111,6 +130,45 @@ public struct SigV4: Sendable {
         for part in [region, service, "aws4_request"] { key = HMACSHA256.mac(key: key, message: part) }
         let signature = Hex.encode(HMACSHA256.mac(key: key, message: toSign))
         added.append(("Authorization", "AWS4-HMAC-SHA256 Credential=\(credentials.accessKey)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)"))
-        return added
+        return (added, key, stamp, scope, signature)
+    }
+}
+
+/// Signs the chunks of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body, each signature chaining the one
+/// before (the first chains the request's own), and frames them as S3's aws-chunked encoding wants:
+/// `hex(size);chunk-signature=SIG\r\n` + data + `\r\n`, ending with an empty chunk.
+public struct ChunkSigner: Sendable {
+    let key: [UInt8]
+    let stamp: String
+    let scope: String
+    /// The signature of the request (before the first chunk), then of the last chunk signed.
+    public private(set) var previous: String
+
+    init(key: [UInt8], stamp: String, scope: String, previous: String) {
+        self.key = key
+        self.stamp = stamp
+        self.scope = scope
+        self.previous = previous
+    }
+
+    /// The signature of the next chunk, whose SHA-256 (hex) is `chunkHash`; the empty final chunk too.
+    public mutating func sign(chunkHash: String) -> String {
+        let toSign = ["AWS4-HMAC-SHA256-PAYLOAD", stamp, scope, previous, SigV4.emptyPayload, chunkHash].joined(separator: "\n")
+        previous = Hex.encode(HMACSHA256.mac(key: key, message: toSign))
+        return previous
+    }
+
+    /// The header line of a chunk of `size` bytes with `signature`.
+    public static func header(size: Int, signature: String) -> String {
+        String(size, radix: 16) + ";chunk-signature=" + signature + "\r\n"
+    }
+
+    /// The framed length of a body of `length` bytes sent in chunks of `chunkSize` (the last shorter), with
+    /// the final empty chunk: the request's `Content-Length`.
+    public static func encodedLength(of length: Int64, chunkSize: Int) -> Int64 {
+        func framed(_ size: Int64) -> Int64 { Int64(String(size, radix: 16).count + ";chunk-signature=".count + 64 + 2) + size + 2 }
+        let full = length / Int64(chunkSize)
+        let rest = length % Int64(chunkSize)
+        return full * framed(Int64(chunkSize)) + (rest > 0 ? framed(rest) : 0) + framed(0)
     }
 }

@@ -39,11 +39,15 @@ struct RemoteOptionGroup: ParsableArguments {
     @Flag(help: "Create the S3 bucket when it does not exist (push and list otherwise fail with 69, naming it).")
     var createBucket = false
 
+    @Option(help: ArgumentHelp("Parts of an S3 upload sent at once, 1 to 8 (default 4; each takes about 2 MiB of memory).", valueName: "n"))
+    var transfers = 4
+
     enum S3Addressing: String, ExpressibleByArgument, CaseIterable {
         case path, virtual
     }
 
     func validate() throws {
+        guard (1...8).contains(transfers) else { throw ValidationError("--transfers must be 1 to 8 (got \(transfers))") }
         if let endpoint {
             guard let url = URLComponents(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                   url.path.isEmpty || url.path == "/", url.user == nil else {
@@ -53,7 +57,9 @@ struct RemoteOptionGroup: ParsableArguments {
     }
 
     var options: RemoteOptions {
-        RemoteOptions(endpoint: endpoint, addressing: s3Addressing.map { $0 == .path ? .path : .virtualHost }, insecure: insecure)
+        var options = RemoteOptions(endpoint: endpoint, addressing: s3Addressing.map { $0 == .path ? .path : .virtualHost }, insecure: insecure)
+        options.transfers = transfers
+        return options
     }
 
     /// A remote as the user wrote it: `NAME:` or `NAME:sub/path` (a `[remote.NAME]` of the config file, with
