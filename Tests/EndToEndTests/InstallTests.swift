@@ -1,3 +1,4 @@
+import BackupModel
 import BackupSQLite
 import BackupTestSupport
 import Foundation
@@ -42,7 +43,7 @@ import Testing
         #expect(version.status == 0)
         let lines = version.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first?.wholeMatch(of: /ptc-backup \d+\.\d+\.\d+/) != nil, "\(lines)")
-        #expect(lines.dropFirst().first == "archive format 1")
+        #expect(lines.dropFirst().first == "archive format \(Manifest.currentFormatVersion)")
         let libraries = lines.dropFirst(2).first ?? ""
         #expect(libraries.hasPrefix("SQLite \(Connection.libraryVersion), libarchive "), "\(libraries)")
         #expect(libraries.contains(", zstd ") && libraries.contains(", libcurl "))
