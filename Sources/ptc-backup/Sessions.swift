@@ -21,13 +21,16 @@ extension PTCBackup {
                 Examples:
                   ptc-backup sessions --db tour.db --search upload --limit 5
                   ptc-backup sessions today.tar.zst --project /home/alex/code/billing-service
+                  ptc-backup sessions backups/latest --limit 3
                 """)
 
         @OptionGroup var global: GlobalOptions
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
-        @Argument(help: ArgumentHelp("An archive, or its URL (webdav+https://.../NAME.tar.zst, s3://.../NAME.tar.zst, NAME:path); default: the live database.", valueName: "archive|remote-url"))
+        @OptionGroup(title: "latest") var latest: LatestOptions
+
+        @Argument(help: ArgumentHelp("An archive, or its URL (webdav+https://.../NAME.tar.zst, s3://.../NAME.tar.zst, NAME:path); DIR/latest or URL/latest: the newest there; default: the live database.", valueName: "archive|remote-url"))
         var archive: String?
 
         @Option(help: ArgumentHelp("The database (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
@@ -60,9 +63,11 @@ extension PTCBackup {
                 let report: SessionsReport
                 if let archive {
                     let source = try remoteOptions.named(archive)
-                    report = RemoteLocation.isRemote(source.url)
-                        ? try SessionListing(environment: source.environment).remote(source.url, transfers: source.transfers(global), query: query)
-                        : try SessionListing().archive(archive, query: query)
+                    let transfers = source.transfers(global)
+                    let chosen = try latest.resolve(source.url, transfers, environment: source.environment)
+                    report = RemoteLocation.isRemote(chosen)
+                        ? try SessionListing(environment: source.environment).remote(chosen, transfers: transfers, query: query)
+                        : try SessionListing().archive(chosen, query: query)
                 } else {
                     report = try SessionListing().database(db, query: query)
                 }
