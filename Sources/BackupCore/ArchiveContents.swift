@@ -40,13 +40,13 @@ public enum ArchiveContents {
     }
 
     /// Checks that `path` is an archive before it is sent somewhere: its manifest, or for an encrypted
-    /// archive (which needs a key for that) its age header.
-    public static func check(_ path: String) throws {
+    /// archive its age header, and its manifest too when `keys` are given (77 when none opens it).
+    public static func check(_ path: String, keys: ArchiveKeys = .none) throws {
         guard FileSystem.exists(path) else { throw BackupError(.noInput, "archive not found: \(path) does not exist") }
-        if try ArchiveEncryptionInfo.isEncrypted(path) {
+        if try ArchiveEncryptionInfo.isEncrypted(path), keys.isEmpty {
             try ArchiveEncryptionInfo.checkHeader(path)
         } else {
-            _ = try manifest(of: path)
+            _ = try manifest(of: path, keys: keys)
         }
     }
 

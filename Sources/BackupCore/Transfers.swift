@@ -12,6 +12,8 @@ public struct Transfers: Sendable {
     /// Hears ``ProgressEvent/Phase/upload`` and ``ProgressEvent/Phase/download`` bytes of archives moved
     /// over HTTP (a folder remote's copy reports nothing).
     public var progress: ProgressHandler?
+    /// What opens encrypted archives, for the check after a download (its manifest; else its header only).
+    public var keys = ArchiveKeys.none
 
     public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
@@ -146,7 +148,7 @@ public struct Transfers: Sendable {
                 try Self.mapped { try location.store.get(name, to: download.path) }
             }
         }
-        try ArchiveContents.check(download.path)
+        try ArchiveContents.check(download.path, keys: keys)
         // Private like an export (a retried download may have been created anew under the umask).
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)

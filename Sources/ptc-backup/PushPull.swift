@@ -30,10 +30,11 @@ struct LatestOptions: ParsableArguments {
         }
     }
 
-    /// `archive`, or the newest archive its folder holds when it ends in `latest`.
-    func resolve(_ archive: String, _ transfers: Transfers,
+    /// `archive`, or the newest archive its folder holds when it ends in `latest` (encrypted ones too when
+    /// the reader holds `keys`).
+    func resolve(_ archive: String, _ transfers: Transfers, keys: ArchiveKeys = .none,
                  environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers, environment: environment)
+        try LatestArchive(kind: kind, host: host, encrypted: !keys.isEmpty).resolve(archive, transfers: transfers, environment: environment)
     }
 }
 
@@ -134,13 +135,16 @@ extension PTCBackup {
 
         @OptionGroup(title: "latest") var latest: LatestOptions
 
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
+
         func run() throws {
             try Console.run("pull", global) { _ in
                 let source = try remoteOptions.named(remote)
                 var transfers = source.transfers(global)
+                transfers.keys = try decryption.keys()
                 let bar = ProgressBar(options: global)
                 transfers.progress = bar.handler
-                let downloaded = try transfers.download(try latest.resolve(source.url, transfers, environment: source.environment),
+                let downloaded = try transfers.download(try latest.resolve(source.url, transfers, keys: transfers.keys, environment: source.environment),
                                                         output: output, environment: source.environment)
                 bar.finish()
                 let path = downloaded.path

@@ -27,6 +27,8 @@ extension PTCBackup {
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
+
         @Argument(help: ArgumentHelp("An archive, or its URL (webdav+https://.../NAME.tar.zst, s3://.../NAME.tar.zst, NAME:path); default: the live database.", valueName: "archive|remote-url"))
         var archive: String?
 
@@ -60,9 +62,11 @@ extension PTCBackup {
                 let report: SessionsReport
                 if let archive {
                     let source = try remoteOptions.named(archive)
+                    var listing = SessionListing(environment: source.environment)
+                    listing.keys = try decryption.keys()
                     report = RemoteLocation.isRemote(source.url)
-                        ? try SessionListing(environment: source.environment).remote(source.url, transfers: source.transfers(global), query: query)
-                        : try SessionListing().archive(archive, query: query)
+                        ? try listing.remote(source.url, transfers: source.transfers(global), query: query)
+                        : try listing.archive(archive, query: query)
                 } else {
                     report = try SessionListing().database(db, query: query)
                 }

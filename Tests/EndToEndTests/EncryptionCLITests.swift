@@ -324,3 +324,59 @@ extension EncryptionCLITests {
         #expect(literal.status == 78 && literal.stderr.contains("\(config):3: profile.p.passphrase"), "\(literal.stderr)")
     }
 }
+
+// MARK: - readers
+
+extension EncryptionCLITests {
+    /// `sessions`, `list`'s details, `latest` and `pull`'s check read encrypted archives with a key, and
+    /// without one do what they did (names only, skipped by latest, the header checked).
+    @Test func readersOpenEncryptedArchivesWithAKey() throws {
+        let db = try Fixtures.database(in: dir, bytes: 800_000, seed: 45)
+        let a = try keygen("a.txt")
+        _ = try keygen("b.txt")
+        let out = dir.file("out") + "/"
+        #expect(try ptc(["export", "--db", db.path, "--output", out, "--quiet"]).status == 0)
+        sleep(1) // the encrypted archive is the newer one
+        let export = try ptc(["export", "--db", db.path, "--output", out, "--encrypt-to", a, "--quiet"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        let sealed = try #require(names.first { $0.hasSuffix(".age") }), plain = try #require(names.first { !$0.hasSuffix(".age") })
+        let key = ["--identity", dir.file("a.txt")]
+
+        // sessions: 77 naming --identity without a key; with it, the manifest's sessions.
+        let blind = try ptc(["sessions", out + sealed])
+        #expect(blind.status == 77 && blind.stderr.contains("--identity"), "\(blind.stderr)")
+        let sessions = try ptc(["sessions", out + sealed, "--json"] + key)
+        #expect(sessions.status == 0, "\(sessions.stderr)")
+        let plainSessions = try jsonResult(SessionsReport.self, try ptc(["sessions", out + plain, "--json"]).stdout)
+        #expect(try jsonResult(SessionsReport.self, sessions.stdout).totalSessionCount == plainSessions.totalSessionCount)
+
+        // list: names only without a key, manifests with one (a key that does not fit: the reason).
+        let listed = try jsonResult(ListReport.self, try ptc(["list", out, "--json"]).stdout)
+        #expect(listed.archives.first { $0.name == sealed }?.sessionCount == nil)
+        let detailed = try jsonResult(ListReport.self, try ptc(["list", out, "--json"] + key).stdout)
+        #expect(detailed.archives.first { $0.name == sealed }?.sessionCount == plainSessions.totalSessionCount)
+        let wrong = try jsonResult(ListReport.self, try ptc(["list", out, "--json", "--identity", dir.file("b.txt")]).stdout)
+        #expect(wrong.archives.first { $0.name == sealed }?.problem?.contains("none of the given identities") == true)
+
+        // latest: the plain archive without a key, the newer encrypted one with a key.
+        let plainLatest = try ptc(["verify", out + "latest", "--json"])
+        #expect(try jsonResult(VerifyReport.self, plainLatest.stdout).archive.hasSuffix(plain), "\(plainLatest.stdout)")
+        let sealedLatest = try ptc(["verify", out + "latest", "--json"] + key)
+        #expect(try jsonResult(VerifyReport.self, sealedLatest.stdout).archive.hasSuffix(sealed), "\(sealedLatest.stderr)")
+
+        // pull from a real WebDAV server: the manifest checked with a key, 77 and nothing kept with a wrong one.
+        let server = try RcloneWebDAV.shared()
+        let remote = "webdav+\(server.baseURL)/readers-encrypted/"
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        #expect(try ptc(["push", out + sealed, remote, "--quiet"], extra: credentials).status == 0)
+        let pulledWrong = try ptc(["pull", remote + "latest", "-o", dir.file("wrong/"), "--identity", dir.file("b.txt")], extra: credentials)
+        #expect(pulledWrong.status == 77, "\(pulledWrong.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("wrong/" + sealed)))
+        let pulled = try ptc(["pull", remote + "latest", "-o", dir.file("pulled/")] + key, extra: credentials)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try sha256(ofFile: dir.file("pulled/" + sealed)) == (try sha256(ofFile: out + sealed)))
+        let remoteSessions = try ptc(["sessions", remote + sealed, "--json"] + key, extra: credentials)
+        #expect(try jsonResult(SessionsReport.self, remoteSessions.stdout).totalSessionCount == plainSessions.totalSessionCount)
+    }
+}
