@@ -63,6 +63,8 @@ public struct RunOptions: Sendable {
     public var redactEnvironment = false
     /// `--identity`: in addition to the profile's `identity_file`, for the verify steps.
     public var keys = ArchiveKeys.none
+    /// Hears warnings (an upload of an unencrypted archive holding secret-looking variables).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -120,6 +122,7 @@ public struct Runner: Sendable {
         guard prepared else { return notify(report.finished(started), profile: profile, environment: options.environment) }
         let transfers = remote.map { remote in
             var transfers = Transfers(options: remote.options, onRetry: options.remote.onRetry)
+            transfers.onWarning = options.onWarning
             transfers.progress = progress
             return transfers
         }

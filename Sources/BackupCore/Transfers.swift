@@ -14,6 +14,8 @@ public struct Transfers: Sendable {
     public var progress: ProgressHandler?
     /// What opens encrypted archives, for the check after a download (its manifest; else its header only).
     public var keys = ArchiveKeys.none
+    /// Hears warnings about what is uploaded (an unencrypted archive holding secret-looking variables).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
 
     public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
@@ -48,7 +50,7 @@ public struct Transfers: Sendable {
     public func upload(_ path: String, to remote: String, overwrite: Bool = false,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Uploaded {
         let location = try open(remote, environment)
-        try ArchiveContents.check(path)
+        if let warning = Self.secretsWarning(try ArchiveContents.check(path), path: path) { onWarning(warning) }
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
         if !overwrite, let existing = try Self.mapped({ try location.store.stat(name) }) {
@@ -117,6 +119,13 @@ public struct Transfers: Sendable {
         /// The SHA-256 stored with the object (S3 metadata) was checked; false: the remote stores none
         /// (WebDAV, or an object another tool uploaded), so nothing was checked ("not checked: no checksum stored").
         public var checksumChecked: Bool
+    }
+
+    /// The warning for an archive leaving in the clear with the values of secret-looking environment
+    /// variables (the manifest counts them at export; nil for encrypted or redacted archives).
+    static func secretsWarning(_ manifest: Manifest?, path: String) -> String? {
+        guard let manifest, manifest.redactedEnvironment == nil, let count = manifest.secretEnvironmentVariables, count > 0 else { return nil }
+        return "\((path as NSString).lastPathComponent) is not encrypted and holds \(count) environment variable\(count == 1 ? "" : "s") with secret-looking names (*KEY*, *TOKEN*, ...); consider --encrypt-to or --redact-env"
     }
 
     /// ``pull(_:output:environment:)``, also saying whether the download's SHA-256 could be checked.

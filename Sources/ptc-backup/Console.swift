@@ -173,6 +173,16 @@ enum Console {
     }
 
     /// Prints each retry of a remote call on stderr (one line), unless `--quiet`.
+    /// Prints one `ptc-backup: warning:` line (not with --quiet).
+    static func warningReporter(_ options: GlobalOptions) -> @Sendable (String) -> Void {
+        let quiet = options.quiet
+        return { message in
+            guard !quiet else { return }
+            ProgressBar.clearLine()
+            errorLine("ptc-backup: warning: \(message)")
+        }
+    }
+
     static func retryReporter(_ options: GlobalOptions) -> @Sendable (String) -> Void {
         let quiet = options.quiet
         return { message in

@@ -90,6 +90,7 @@ extension PTCBackup {
                 options.keys = try identity.keys()
                 options.remote = remoteOptions.options
                 options.remote.onRetry = Console.retryReporter(global)
+                options.onWarning = Console.warningReporter(global)
                 let bar = ProgressBar(options: global)
                 let report = Runner(logger: logger, progress: bar.handler).run(options)
                 bar.finish()

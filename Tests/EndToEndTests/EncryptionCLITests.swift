@@ -380,3 +380,39 @@ extension EncryptionCLITests {
         #expect(try jsonResult(SessionsReport.self, remoteSessions.stdout).totalSessionCount == plainSessions.totalSessionCount)
     }
 }
+
+// MARK: - the warning for archives leaving in the clear
+
+extension EncryptionCLITests {
+    /// The manifest counts secret-looking variables at export; pushing such an archive unencrypted and
+    /// unredacted (push, export --to) prints one warning line; encrypted or redacted archives none.
+    @Test func pushingSecretsInTheClearWarnsOnce() throws {
+        let db = try Fixtures.database(in: dir, bytes: 600_000, seed: 46)
+        let a = try keygen("a.txt")
+        let server = try RcloneWebDAV.shared()
+        let remote = "webdav+\(server.baseURL)/secrets-warning/"
+        let credentials = ["PTC_WEBDAV_USER": server.user, "PTC_WEBDAV_PASSWORD": server.password]
+        func warnings(_ result: ProcessResult) -> [Substring] {
+            result.stderr.split(separator: "\n").filter { $0.hasPrefix("ptc-backup: warning:") && $0.contains("secret-looking") }
+        }
+
+        let plain = dir.file("plain.tar.zst"), redacted = dir.file("redacted.tar.zst"), sealed = dir.file("sealed.tar.zst.age")
+        #expect(try ptc(["export", "--db", db.path, "--output", plain, "--quiet"]).status == 0)
+        #expect(try ptc(["export", "--db", db.path, "--output", redacted, "--redact-env", "--quiet"]).status == 0)
+        #expect(try ptc(["export", "--db", db.path, "--output", sealed, "--encrypt-to", a, "--quiet"]).status == 0)
+        let counted = try jsonResult(InspectReport.self, try ptc(["inspect", plain, "--json"]).stdout).manifest
+        #expect((counted.secretEnvironmentVariables ?? 0) > 0)
+        #expect(try jsonResult(InspectReport.self, try ptc(["inspect", redacted, "--json"]).stdout).manifest.secretEnvironmentVariables == nil)
+
+        let pushed = try ptc(["push", plain, remote], extra: credentials)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(warnings(pushed).count == 1 && pushed.stderr.contains("\(counted.secretEnvironmentVariables!) environment variables"), "\(pushed.stderr)")
+        #expect(try ptc(["push", plain, remote + "again/", "--quiet"], extra: credentials).stderr.isEmpty)
+        for quiet in [redacted, sealed] {
+            let result = try ptc(["push", quiet, remote], extra: credentials)
+            #expect(result.status == 0 && warnings(result).isEmpty, "\(result.stderr)")
+        }
+        let exported = try ptc(["export", "--db", db.path, "--output", dir.file("out/"), "--to", remote + "export/"], extra: credentials)
+        #expect(exported.status == 0 && warnings(exported).count == 1, "\(exported.stderr)")
+    }
+}
