@@ -414,5 +414,10 @@ extension EncryptionCLITests {
         }
         let exported = try ptc(["export", "--db", db.path, "--output", dir.file("out/"), "--to", remote + "export/"], extra: credentials)
         #expect(exported.status == 0 && warnings(exported).count == 1, "\(exported.stderr)")
+        // With --json the envelope carries it too.
+        let json = try ptc(["push", plain, remote + "json/", "--json"], extra: credentials)
+        #expect(json.status == 0 && warnings(json).count == 1, "\(json.stderr)")
+        let envelope = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((envelope?["warnings"] as? [String])?.first?.contains("secret-looking") == true, "\(json.stdout)")
     }
 }
