@@ -306,6 +306,13 @@ extension EncryptionCLITests {
         let unset = try ptc(["run", "secret"], extra: ["XDG_CONFIG_HOME": dir.file("xdg")])
         #expect(unset.status == 78 && unset.stderr.contains("MY_BACKUP_PASSPHRASE"), "\(unset.stderr)")
 
+        // The command line's encryption replaces the profile's; recipients need an identity to verify with.
+        let override = try ptc(["run", "secret", "--encrypt-to", a], extra: env)
+        #expect(override.status == 64 && override.stderr.contains("--identity"), "\(override.stderr)")
+        let overridden = try ptc(["run", "secret", "--encrypt-to", a, "--identity", dir.file("a.txt")], extra: env)
+        #expect(overridden.status == 0, "\(overridden.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("secret")).count == 2)
+
         let before = try jobCount(db.path)
         let clean = try ptc(["run", "clean", "--json"], extra: env)
         #expect(clean.status == 0, "\(clean.stderr)")
