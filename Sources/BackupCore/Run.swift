@@ -108,8 +108,8 @@ public struct Runner: Sendable {
 
         var remote: ResolvedRemote?
         var archive: String?
-        var encryption = options.encryption
-        var keys = options.keys
+        var encryption: ArchiveEncryption?
+        var keys = ArchiveKeys.none
         let output = profile.output ?? FileManager.default.temporaryDirectory.path + "/ptc-backup-run-\(getpid())/"
         let prepared = step("prepare") {
             if let to = profile.to {
