@@ -95,6 +95,19 @@ public struct Profile: Sendable, Equatable {
     public var keepWithin: String?
     public var onFailure: String?
     public var pingURL: String?
+    /// `encrypt_to = ["age1..."]`: age recipients the archive is encrypted to.
+    public var encryptTo: [String] = []
+    /// `encrypt_to_file`: an age recipients file.
+    public var encryptToFile: String?
+    /// `passphrase_env` / `passphrase_command`: encrypt with a passphrase (age scrypt), by reference.
+    public var passphrase: SecretReference?
+    /// `identity_file`: what opens the archive for the verify steps (needed with `encrypt_to`).
+    public var identityFile: String?
+    /// `redact_env = true`: secret-looking environment variables redacted in the archive.
+    public var redactEnv = false
+
+    /// Whether the profile encrypts its archives.
+    public var encrypts: Bool { !encryptTo.isEmpty || encryptToFile != nil || passphrase != nil }
 
     /// Whether the profile says how to prune.
     public var prunes: Bool {
@@ -265,6 +278,31 @@ private struct Reader {
         }
     }
 
+    /// `encrypt_to`, `passphrase_env`/`passphrase_command`, checked: recipients look like age's, a
+    /// passphrase goes alone (as age allows), and encrypting to recipients names the `identity_file`
+    /// that the verify steps open the archive with.
+    func encryption(of profile: inout Profile, _ table: TOMLTable, header: String) throws {
+        let recipients = try typed(table, "encrypt_to", header: header, "an array of strings (\"age1...\")") { value -> [String]? in
+            guard let array = value.array else { return nil }
+            let strings = array.compactMap { $0.string }
+            return strings.count == array.count ? strings : nil
+        } ?? []
+        for recipient in recipients where !recipient.hasPrefix("age1") {
+            throw ConfigError(path: path, line: line(of: "encrypt_to", in: header), key: "\(header).encrypt_to",
+                              "'\(recipient)' is not an age recipient (age1..., as age-keygen prints)")
+        }
+        profile.encryptTo = recipients
+        profile.passphrase = try secret(table, "passphrase", header: header)
+        if profile.passphrase != nil && (!recipients.isEmpty || profile.encryptToFile != nil) {
+            throw ConfigError(path: path, line: line(of: "encrypt_to", in: header) ?? line(of: "encrypt_to_file", in: header),
+                              key: "\(header).encrypt_to", "a passphrase cannot be combined with encrypt_to or encrypt_to_file (age allows a passphrase only alone)")
+        }
+        if (!recipients.isEmpty || profile.encryptToFile != nil) && profile.identityFile == nil {
+            throw ConfigError(path: path, line: line(of: "encrypt_to", in: header) ?? line(of: "encrypt_to_file", in: header),
+                              key: "\(header).identity_file", "encrypting to recipients needs identity_file (the key of one of them): the verify steps read the archive back")
+        }
+    }
+
     func remote(_ name: String, _ table: TOMLTable) throws -> RemoteConfig {
         let header = "remote.\(name)"
         try check(table, known: ["url", "endpoint", "region", "profile", "addressing", "user", "password_env", "password_command",
@@ -291,23 +329,25 @@ private struct Reader {
 
     /// The keys of a profile, by type, and where each goes.
     static var profileStrings: [(String, WritableKeyPath<Profile, String?>)] {
-        [("db", \.db), ("output", \.output), ("to", \.to), ("older_than", \.olderThan), ("ahead", \.ahead),
+        [("encrypt_to_file", \.encryptToFile), ("identity_file", \.identityFile), ("db", \.db), ("output", \.output), ("to", \.to), ("older_than", \.olderThan), ("ahead", \.ahead),
          ("sessions_older_than", \.sessionsOlderThan), ("keep_within", \.keepWithin), ("on_failure", \.onFailure), ("ping_url", \.pingURL)]
     }
     static var profileInts: [(String, WritableKeyPath<Profile, Int?>)] {
         [("level", \.level), ("keep_last", \.keepLast), ("keep_hourly", \.keepHourly), ("keep_daily", \.keepDaily),
          ("keep_weekly", \.keepWeekly), ("keep_monthly", \.keepMonthly), ("keep_yearly", \.keepYearly)]
     }
-    static var profileBools: [(String, WritableKeyPath<Profile, Bool>)] { [("cleanup", \.cleanup), ("no_delete", \.noDelete)] }
+    static var profileBools: [(String, WritableKeyPath<Profile, Bool>)] { [("cleanup", \.cleanup), ("no_delete", \.noDelete), ("redact_env", \.redactEnv)] }
 
     func profile(_ name: String, _ table: TOMLTable) throws -> Profile {
         let header = "profile.\(name)"
         let known = Self.profileStrings.map(\.0) + Self.profileInts.map(\.0) + Self.profileBools.map(\.0)
+            + ["encrypt_to", "passphrase_env", "passphrase_command"]
         try check(table, known: Set(known), header: header)
         var profile = Profile(name: name)
         for (key, path) in Self.profileStrings { profile[keyPath: path] = try string(table, key, header: header) }
         for (key, path) in Self.profileInts { profile[keyPath: path] = try int(table, key, header: header) }
         for (key, path) in Self.profileBools { profile[keyPath: path] = try bool(table, key, header: header) ?? false }
+        try encryption(of: &profile, table, header: header)
         if profile.output == nil && profile.to == nil {
             throw ConfigError(path: path, line: line(of: "", in: header), key: header, "needs an output folder or a remote (output = \"...\" or to = \"...\")")
         }

@@ -40,14 +40,16 @@ public enum ArchiveContents {
     }
 
     /// Checks that `path` is an archive before it is sent somewhere: its manifest, or for an encrypted
-    /// archive (which needs a key for that) its age header.
-    public static func check(_ path: String) throws {
+    /// archive its age header, and its manifest too when `keys` are given (77 when none opens it).
+    /// Returns the manifest, nil for an encrypted archive read without keys.
+    @discardableResult
+    public static func check(_ path: String, keys: ArchiveKeys = .none) throws -> Manifest? {
         guard FileSystem.exists(path) else { throw BackupError(.noInput, "archive not found: \(path) does not exist") }
-        if try ArchiveEncryptionInfo.isEncrypted(path) {
+        if try ArchiveEncryptionInfo.isEncrypted(path), keys.isEmpty {
             try ArchiveEncryptionInfo.checkHeader(path)
-        } else {
-            _ = try manifest(of: path)
+            return nil
         }
+        return try manifest(of: path, keys: keys)
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {

@@ -25,6 +25,13 @@ public struct CleanupOptions: Sendable {
     public var compressionLevel = 3
     /// `--lock-wait`: how long to wait for the locks another run holds (``BackupLock``).
     public var lockWait: Duration = .zero
+    /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase`: the archive is encrypted (age) as it is written.
+    public var encryption: ArchiveEncryption?
+    /// `--redact-env`: secret-looking values of `terminal_sessions.environment_vars` replaced in the archive.
+    public var redactEnvironment = false
+    /// `--identity`: what reads the encrypted archive back before anything is deleted (a passphrase opens
+    /// its own archive; recipients need the identity of one of them).
+    public var keys = ArchiveKeys.none
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -50,6 +57,7 @@ public struct Cleaner: Sendable {
     public func run(_ options: CleanupOptions, transfers: Transfers? = nil) throws(BackupError) -> CleanupReport {
         try BackupError.atBoundary("cleaning up") {
             let started = Date()
+            let keys = try Self.verifyingKeys(options)
             let path = try DatabaseLocator(environment: options.environment).locate(explicit: options.databasePath)
             let lock = try options.dryRun ? nil : BackupLock.acquire([.database(path)], command: "cleanup", wait: options.lockWait)
             defer { lock?.release() }
@@ -79,6 +87,8 @@ public struct Cleaner: Sendable {
             export.environment = options.environment
             export.now = options.now
             export.host = options.host
+            export.encryption = options.encryption
+            export.redactEnvironment = options.redactEnvironment
             let exported = try Exporter(logger: logger, progress: progress).export(export)
             guard let archive = exported.archivePath, let manifest = exported.manifest else {
                 report.message = "nothing to clean up: no job matched when the archive was taken"
@@ -88,8 +98,12 @@ public struct Cleaner: Sendable {
             report.archived = manifest.tables.filter { Self.sessionData.contains($0.name) && $0.rows > 0 }
 
             // 2. Proven before anything is deleted: here, and on the remote.
+            // An encrypted archive is decrypted to a workspace beside the database (which holds those rows
+            // in the clear already), never beside the archive (which may be a share).
             var verifier = Verifier(logger: logger, progress: progress)
-            verifier.temporaryDirectory = (archive as NSString).deletingLastPathComponent.isEmpty ? "." : (archive as NSString).deletingLastPathComponent
+            let workFolder = ((options.encryption == nil ? archive : path) as NSString).deletingLastPathComponent
+            verifier.temporaryDirectory = workFolder.isEmpty ? "." : workFolder
+            verifier.keys = keys
             let workspace = try verifier.makeWorkspace()
             defer { withExtendedLifetime(workspace) {} }
             let outcome = try verifier.extract(archive, into: workspace.path)
@@ -125,6 +139,16 @@ public struct Cleaner: Sendable {
                                                  "cleanup.deleted": "\(deletion.deleted["background_jobs"] ?? 0)"])
             return report.finished(started)
         }
+    }
+
+    /// What reads the archive back: deleting rows needs their archived copy read and compared, so an
+    /// archive encrypted to recipients needs an identity of one of them (the key is not ours to keep).
+    static func verifyingKeys(_ options: CleanupOptions) throws(BackupError) -> ArchiveKeys {
+        let keys = options.keys.adding(options.encryption)
+        guard options.encryption == nil || !keys.isEmpty || options.dryRun else {
+            throw BackupError.usage("cleanup reads its archive back before deleting anything: with --encrypt-to, give --identity FILE (or PTC_BACKUP_IDENTITY) of one of the recipients")
+        }
+        return keys
     }
 
     static let sessionData: Set = ["sessions", "background_jobs", "terminal_sessions", "task_description_history", "file_selection_history"]

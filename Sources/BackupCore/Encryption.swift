@@ -7,6 +7,9 @@ import SystemPackage
 public struct ArchiveEncryption: Sendable {
     let recipients: [any AgeRecipientProtocol]
 
+    /// Whether a passphrase encrypts (then the archive needs no identity file to be read back).
+    public var usesPassphrase: Bool { recipients.contains { $0 is AgePassphrase } }
+
     /// The recipients from `--encrypt-to` strings and `--encrypt-to-file` files (age's recipients files),
     /// or a passphrase (which age allows only alone). `workFactor` is scrypt's log2 N (age's default 18).
     /// - Throws: ``BackupError`` `usage` for a bad recipient or a passphrase mixed with recipients,
@@ -71,6 +74,12 @@ public struct ArchiveKeys: Sendable {
             throw BackupError(.software, "reading the identities: \(error)")
         }
         identities = list
+    }
+
+    /// These keys and the passphrase `encryption` encrypts with (a passphrase opens what it encrypted);
+    /// what reads back an archive this process just wrote.
+    public func adding(_ encryption: ArchiveEncryption?) -> ArchiveKeys {
+        ArchiveKeys(identities: identities + (encryption?.recipients.compactMap { $0 as? AgePassphrase } ?? []))
     }
 }
 

@@ -222,6 +222,8 @@ public struct Exporter: Sendable {
             selection: selection, tables: tables, skippedTables: skippedTables, sessions: sessions,
             entries: [.init(path: Manifest.databaseEntryName, size: Int64(pageSize) * Int64(pageCount), sha256: Self.placeholderDigest)])
         manifest.foreignKeyViolations = violations.isEmpty ? nil : violations
+        let secrets = try EnvironmentRedaction.countSecrets(db)
+        manifest.secretEnvironmentVariables = secrets > 0 ? secrets : nil
         return manifest
     }
 

@@ -4,16 +4,20 @@ import Foundation
 /// `latest` wherever an archive is expected: `DIR/latest`, `webdav+https://host/path/latest`,
 /// `s3://bucket/prefix/latest` name the newest archive in that folder, by the UTC time in the archive
 /// names (``ArchiveName``; then the same-second number, then the name), optionally only of one kind or host.
-/// Encrypted archives (`.age`) and files whose names are not archive names are never picked.
+/// Encrypted archives (`.age`) are picked only when asked (`encrypted`: a reader given a key); files whose
+/// names are not archive names never are.
 public struct LatestArchive: Sendable {
     /// Only archives of this kind (`full`, `partial`, `cleanup`, `diff`).
     public var kind: String?
     /// Only archives of this host (the host in the names).
     public var host: String?
+    /// Whether encrypted archives count (the reader holds an identity or a passphrase).
+    public var encrypted: Bool
 
-    public init(kind: String? = nil, host: String? = nil) {
+    public init(kind: String? = nil, host: String? = nil, encrypted: Bool = false) {
         self.kind = kind
         self.host = host
+        self.encrypted = encrypted
     }
 
     /// Whether `text` (a path or URL) ends in the component `latest`.
@@ -24,7 +28,7 @@ public struct LatestArchive: Sendable {
     /// The newest of `names` that is an archive name of the kind and host asked for.
     public func newest(of names: [String]) -> String? {
         names.compactMap { name in ArchiveName(parsing: name).map { (name: name, parsed: $0) } }
-            .filter { !$0.parsed.encrypted && (kind == nil || $0.parsed.kind == kind) && (host == nil || $0.parsed.host == host) }
+            .filter { (encrypted || !$0.parsed.encrypted) && (kind == nil || $0.parsed.kind == kind) && (host == nil || $0.parsed.host == host) }
             .max { ($0.parsed.time, $0.parsed.sequence, $0.name) < ($1.parsed.time, $1.parsed.sequence, $1.name) }?.name
     }
 

@@ -4,7 +4,11 @@ import Foundation
 /// Lists the archives in a folder, newest first, from their manifests (only the first entry of each
 /// is decompressed, so listing is fast whatever the archives' size).
 public struct Lister: Sendable {
-    public init() {}
+    /// What opens encrypted archives: with keys their manifests are read too; without, their names say
+    /// what they are.
+    public var keys: ArchiveKeys
+
+    public init(keys: ArchiveKeys = .none) { self.keys = keys }
 
     /// - Throws: ``BackupError`` `noInput` when the folder does not exist.
     public func list(_ directory: String) throws(BackupError) -> ListReport {
@@ -18,14 +22,14 @@ public struct Lister: Sendable {
                 let path = (directory as NSString).appendingPathComponent(name)
                 let bytes = FileSystem.size(of: path) ?? 0
                 // An encrypted archive's manifest needs a key: what its name says.
-                if let parsed = ArchiveName(parsing: name), parsed.encrypted {
+                if let parsed = ArchiveName(parsing: name), parsed.encrypted, keys.isEmpty {
                     items.append(.init(name: name, bytes: bytes, createdAt: Timestamp.iso8601(seconds: parsed.seconds),
                                        kind: Manifest.Kind(rawValue: parsed.kind), sessionCount: nil, host: parsed.host,
                                        appVersion: nil, problem: nil))
                     continue
                 }
                 do {
-                    let manifest = try ArchiveContents.manifest(of: path)
+                    let manifest = try ArchiveContents.manifest(of: path, keys: keys)
                     items.append(.init(name: name, bytes: bytes, createdAt: manifest.createdAt, kind: manifest.kind,
                                        sessionCount: manifest.sessions.count, host: manifest.source.host,
                                        appVersion: manifest.source.appVersion, problem: nil))

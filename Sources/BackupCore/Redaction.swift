@@ -9,6 +9,21 @@ enum EnvironmentRedaction {
     static let patterns = ["KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"]
     static let replacement = "<redacted>"
 
+    /// How many variables with secret-looking names `db`'s `terminal_sessions.environment_vars` hold with
+    /// their values (not `"<redacted>"`); SQLite's JSON functions read them, so no value reaches us.
+    static func countSecrets(_ db: Connection) throws(SQLiteError) -> Int {
+        guard try db.rows("SELECT 1 FROM pragma_table_info('terminal_sessions') WHERE name = 'environment_vars'").count > 0 else { return 0 }
+        let names = patterns.map { "upper(v.key) LIKE '%\($0)%'" }.joined(separator: " OR ")
+        let object = """
+            CASE WHEN json_valid(t.environment_vars) THEN CASE WHEN json_type(t.environment_vars) = 'object'
+            THEN t.environment_vars ELSE '{}' END ELSE '{}' END
+            """
+        return Int(try db.scalar("""
+            SELECT count(*) FROM terminal_sessions t, json_each(\(object)) v
+            WHERE t.environment_vars IS NOT NULL AND (\(names)) AND v.value IS NOT '\(replacement)'
+            """).int64 ?? 0)
+    }
+
     static func isSecret(_ name: String) -> Bool {
         let upper = name.uppercased()
         return patterns.contains { upper.contains($0) }

@@ -57,6 +57,14 @@ public struct RunOptions: Sendable {
     public var config: ConfigFile
     /// How to reach remotes (`--insecure`, retries), before a named remote's own settings.
     public var remote = RemoteOptions()
+    /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase`: instead of the profile's encryption.
+    public var encryption: ArchiveEncryption?
+    /// `--redact-env`, in addition to the profile's `redact_env`.
+    public var redactEnvironment = false
+    /// `--identity`: in addition to the profile's `identity_file`, for the verify steps.
+    public var keys = ArchiveKeys.none
+    /// Hears warnings (an upload of an unencrypted archive holding secret-looking variables).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     public var now = Date()
     public var host = FileSystem.hostName()
@@ -100,17 +108,21 @@ public struct Runner: Sendable {
 
         var remote: ResolvedRemote?
         var archive: String?
+        var encryption: ArchiveEncryption?
+        var keys = ArchiveKeys.none
         let output = profile.output ?? FileManager.default.temporaryDirectory.path + "/ptc-backup-run-\(getpid())/"
         let prepared = step("prepare") {
             if let to = profile.to {
                 remote = try options.config.resolve(to, base: options.remote, environment: options.environment)
             }
+            (encryption, keys) = try Self.encryption(options)
             try FileSystem.makeFolder(output, doing: "creating the output folder")
             return profile.output.map { "output \($0)" } ?? "no output folder: the archive goes to the remote only"
         }
         guard prepared else { return notify(report.finished(started), profile: profile, environment: options.environment) }
         let transfers = remote.map { remote in
             var transfers = Transfers(options: remote.options, onRetry: options.remote.onRetry)
+            transfers.onWarning = options.onWarning
             transfers.progress = progress
             return transfers
         }
@@ -126,6 +138,9 @@ public struct Runner: Sendable {
                 cleanup.remote = remote?.url
                 cleanup.noDelete = profile.noDelete
                 if let level = profile.level { cleanup.compressionLevel = level }
+                cleanup.encryption = encryption
+                cleanup.redactEnvironment = options.redactEnvironment || profile.redactEnv
+                cleanup.keys = keys
                 cleanup.environment = remote?.environment ?? options.environment
                 cleanup.now = options.now
                 cleanup.host = options.host
@@ -141,6 +156,8 @@ public struct Runner: Sendable {
                 export.databasePath = profile.db
                 export.output = output
                 if let level = profile.level { export.compressionLevel = level }
+                export.encryption = encryption
+                export.redactEnvironment = options.redactEnvironment || profile.redactEnv
                 export.environment = options.environment
                 export.now = options.now
                 export.host = options.host
@@ -151,7 +168,9 @@ public struct Runner: Sendable {
             }
             if exported, let archive {
                 let verified = step("verify") {
-                    let outcome = try Verifier(logger: logger, progress: progress).verify(archive)
+                    var verifier = Verifier(logger: logger, progress: progress)
+                    verifier.keys = keys.adding(encryption)
+                    let outcome = try verifier.verify(archive)
                     guard outcome.ok else { throw BackupError(.dataError, "\(archive) fails verification: \(outcome.problems.first ?? "")") }
                     return "\(archive) verified"
                 }
@@ -190,6 +209,31 @@ public struct Runner: Sendable {
         }
         if profile.output == nil { try? FileManager.default.removeItem(atPath: output) }
         return notify(report.finished(started), profile: profile, environment: options.environment)
+    }
+
+    /// The encryption (the command line's, else the profile's) and the keys the verify steps read the
+    /// archive back with (the command line's and `identity_file`); exit 64 when encrypting to recipients
+    /// with no identity to verify with.
+    static func encryption(_ options: RunOptions) throws -> (ArchiveEncryption?, ArchiveKeys) {
+        let profile = options.profile
+        var encryption = options.encryption
+        if encryption == nil && profile.encrypts {
+            let passphrase: String?
+            do {
+                passphrase = try profile.passphrase?.resolve(environment: options.environment, configPath: options.config.path,
+                                                              key: "profile.\(profile.name).passphrase")
+            } catch let error as ConfigError {
+                throw BackupError(error)
+            }
+            encryption = try ArchiveEncryption(recipients: profile.encryptTo, recipientFiles: profile.encryptToFile.map { [$0] } ?? [],
+                                               passphrase: passphrase)
+        }
+        let fromProfile = try ArchiveKeys(identityFiles: profile.identityFile.map { [$0] } ?? [], passphrase: nil)
+        let keys = ArchiveKeys(identities: options.keys.identities + fromProfile.identities)
+        if let encryption, !encryption.usesPassphrase, keys.isEmpty {
+            throw BackupError.usage("run verifies the archive it writes: encrypting to recipients needs --identity FILE (or identity_file in the profile) of one of them")
+        }
+        return (encryption, keys)
     }
 
     private static func summary(_ outcome: PruneOutcome) throws -> String {

@@ -50,6 +50,8 @@ public struct SessionQuery: Sendable {
 public struct SessionListing: Sendable {
     public var environment: [String: String]
     public var busyTimeout: Int32 = 5000
+    /// What opens an encrypted archive.
+    public var keys = ArchiveKeys.none
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment
@@ -83,7 +85,7 @@ public struct SessionListing: Sendable {
     /// - Throws: ``BackupError``.
     public func archive(_ path: String, query: SessionQuery) throws(BackupError) -> SessionsReport {
         try BackupError.atBoundary("listing the sessions") {
-            report(try ArchiveContents.manifest(of: path).sessions, query: query, database: nil, archive: path)
+            report(try ArchiveContents.manifest(of: path, keys: keys).sessions, query: query, database: nil, archive: path)
         }
     }
 
@@ -92,7 +94,7 @@ public struct SessionListing: Sendable {
     /// - Throws: ``BackupError``.
     public func remote(_ remote: String, transfers: Transfers, query: SessionQuery) throws(BackupError) -> SessionsReport {
         try BackupError.atBoundary("listing the sessions") {
-            let sessions = try transfers.withDownload(remote, environment: environment) { try ArchiveContents.manifest(of: $0).sessions }
+            let sessions = try transfers.withDownload(remote, environment: environment) { try ArchiveContents.manifest(of: $0, keys: keys).sessions }
             return report(sessions, query: query, database: nil, archive: remote)
         }
     }

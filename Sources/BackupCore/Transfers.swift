@@ -12,6 +12,10 @@ public struct Transfers: Sendable {
     /// Hears ``ProgressEvent/Phase/upload`` and ``ProgressEvent/Phase/download`` bytes of archives moved
     /// over HTTP (a folder remote's copy reports nothing).
     public var progress: ProgressHandler?
+    /// What opens encrypted archives, for the check after a download (its manifest; else its header only).
+    public var keys = ArchiveKeys.none
+    /// Hears warnings about what is uploaded (an unencrypted archive holding secret-looking variables).
+    public var onWarning: @Sendable (String) -> Void = { _ in }
 
     public init(options: RemoteOptions = RemoteOptions(), onRetry: @escaping @Sendable (String) -> Void = { _ in }) {
         self.options = options
@@ -46,7 +50,7 @@ public struct Transfers: Sendable {
     public func upload(_ path: String, to remote: String, overwrite: Bool = false,
                        environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Uploaded {
         let location = try open(remote, environment)
-        try ArchiveContents.check(path)
+        if let warning = Self.secretsWarning(try ArchiveContents.check(path), path: path) { onWarning(warning) }
         let name = location.objectName ?? (path as NSString).lastPathComponent
         let size = FileSystem.size(of: path) ?? 0
         if !overwrite, let existing = try Self.mapped({ try location.store.stat(name) }) {
@@ -117,6 +121,13 @@ public struct Transfers: Sendable {
         public var checksumChecked: Bool
     }
 
+    /// The warning for an archive leaving in the clear with the values of secret-looking environment
+    /// variables (the manifest counts them at export; nil for encrypted or redacted archives).
+    static func secretsWarning(_ manifest: Manifest?, path: String) -> String? {
+        guard let manifest, manifest.redactedEnvironment == nil, let count = manifest.secretEnvironmentVariables, count > 0 else { return nil }
+        return "\((path as NSString).lastPathComponent) is not encrypted and holds \(count) environment variable\(count == 1 ? "" : "s") with secret-looking names (*KEY*, *TOKEN*, ...); consider --encrypt-to or --redact-env"
+    }
+
     /// ``pull(_:output:environment:)``, also saying whether the download's SHA-256 could be checked.
     /// A mismatch is `dataError` (65) after one fresh download.
     public func download(_ remote: String, output: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Downloaded {
@@ -146,7 +157,7 @@ public struct Transfers: Sendable {
                 try Self.mapped { try location.store.get(name, to: download.path) }
             }
         }
-        try ArchiveContents.check(download.path)
+        try ArchiveContents.check(download.path, keys: keys)
         // Private like an export (a retried download may have been created anew under the umask).
         try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: download.path)
         try download.commit(as: destination)

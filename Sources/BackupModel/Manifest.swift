@@ -163,6 +163,9 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var foreignKeyViolations: [ForeignKeyViolations]?
     /// `--redact-env`: secret-looking environment variables replaced in the archive; absent otherwise.
     public var redactedEnvironment: EnvironmentRedaction?
+    /// Variables in `terminal_sessions.environment_vars` whose names look secret (as `--redact-env` matches
+    /// them) and whose values the archive holds; absent when none (or from a version that did not count).
+    public var secretEnvironmentVariables: Int?
 
     /// What `--redact-env` replaced with `"<redacted>"` in `terminal_sessions.environment_vars`.
     public struct EnvironmentRedaction: Codable, Sendable, Equatable {

@@ -22,6 +22,11 @@ extension PTCBackup {
                 that changed meanwhile stay and are listed. Cleanup archives hold the only copy of those rows: \
                 prune keeps them unless told --kind cleanup.
 
+                With --encrypt-to (or --encrypt-to-file) the archive is encrypted (age, .tar.zst.age) and \
+                cleanup needs --identity (or PTC_BACKUP_IDENTITY) for one of those recipients: it reads the \
+                archive back before deleting, decrypted into a temporary folder beside the database. \
+                --passphrase needs no identity.
+
                 Examples:
                   ptc-backup cleanup --db tour.db --dry-run
                   ptc-backup cleanup --db tour.db --older-than 30d --output backups/
@@ -32,6 +37,9 @@ extension PTCBackup {
         @OptionGroup(title: "Locking") var locking: LockOptionGroup
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @OptionGroup(title: "Encryption (age)") var encryption: EncryptOptionGroup
+        @OptionGroup(title: "Reading the encrypted archive back") var identity: IdentityOptionGroup
 
         @Option(help: ArgumentHelp("The database (default: PLANTOCODE_DB, then the app's data folder).", valueName: "path"))
         var db: String?
@@ -88,6 +96,9 @@ extension PTCBackup {
                 options.noDelete = noDelete
                 options.dryRun = dryRun
                 options.busyTimeout = busyTimeout
+                options.encryption = try encryption.encryption()
+                options.redactEnvironment = encryption.redactEnv
+                options.keys = try identity.keys()
                 let bar = ProgressBar(options: global)
                 let report = try Cleaner(logger: logger, progress: bar.handler).run(options, transfers: (target?.group ?? remoteOptions).transfers(global))
                 bar.finish()

@@ -46,6 +46,8 @@ enum Console {
         var command: String
         var json: Bool
         var printed: Bool
+        /// Warnings printed while the command ran (``warningReporter(_:)``), for the envelope.
+        var warnings: [String] = []
     }
 
     private static let running = Mutex(Running(command: "ptc-backup", json: false, printed: false))
@@ -59,7 +61,7 @@ enum Console {
                                             failure: BackupError? = nil, text: () -> Void) {
         if !warned { warn(warnings, options) }
         if options.json {
-            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings,
+            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings + running.withLock { $0.warnings },
                                  failure: failure.map { ($0.code.rawValue, $0.message) }))
         } else if !options.quiet {
             text()
@@ -75,7 +77,8 @@ enum Console {
     static func emit<R: Codable & Sendable>(_ result: R, _ options: GlobalOptions, warnings: [String] = [], failing code: Int32,
                                             message: String, text: () -> Void) -> Never {
         if options.json {
-            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings, failure: (code, message)))
+            printDocument(Report(command: running.withLock { $0.command }, result: result, warnings: warnings + running.withLock { $0.warnings },
+                                 failure: (code, message)))
         } else if !options.quiet {
             text()
         }
@@ -170,6 +173,17 @@ enum Console {
     private static func exitIfInterrupted() {
         let sig = receivedSignal.withLock { $0 }
         if sig != 0 { exitInterrupted(sig) }
+    }
+
+    /// Prints one `ptc-backup: warning:` line (not with --quiet); with --json the envelope carries it too.
+    static func warningReporter(_ options: GlobalOptions) -> @Sendable (String) -> Void {
+        let quiet = options.quiet
+        return { message in
+            running.withLock { $0.warnings.append(message) }
+            guard !quiet else { return }
+            ProgressBar.clearLine()
+            errorLine("ptc-backup: warning: \(message)")
+        }
     }
 
     /// Prints each retry of a remote call on stderr (one line), unless `--quiet`.

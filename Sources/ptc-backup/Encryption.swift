@@ -27,21 +27,33 @@ struct EncryptOptionGroup: ParsableArguments {
     }
 }
 
-/// `--identity`, `--passphrase`: what opens encrypted archives (age).
-struct DecryptOptionGroup: ParsableArguments {
+/// `--identity`: the age identity files that open encrypted archives (also `PTC_BACKUP_IDENTITY`).
+/// Alone on commands that encrypt too (cleanup, run: their `--passphrase` is ``EncryptOptionGroup``'s).
+struct IdentityOptionGroup: ParsableArguments {
     @Option(name: .customLong("identity"), help: ArgumentHelp("An age identity file (AGE-SECRET-KEY-1..., as age-keygen writes) for encrypted archives (repeatable; default: PTC_BACKUP_IDENTITY).", valueName: "file"))
     var identities: [String] = []
+
+    /// `--identity`, else `PTC_BACKUP_IDENTITY`.
+    var files: [String] {
+        if identities.isEmpty, let file = ProcessInfo.processInfo.environment["PTC_BACKUP_IDENTITY"], !file.isEmpty { return [file] }
+        return identities
+    }
+
+    func keys() throws -> ArchiveKeys { try ArchiveKeys(identityFiles: files, passphrase: nil) }
+}
+
+/// `--identity`, `--passphrase`: what opens encrypted archives (age).
+struct DecryptOptionGroup: ParsableArguments {
+    @OptionGroup var identity: IdentityOptionGroup
 
     @Flag(help: "Open a passphrase-encrypted archive: the passphrase from PTC_BACKUP_PASSPHRASE, else asked on the terminal (PTC_BACKUP_PASSPHRASE alone is used too).")
     var passphrase = false
 
     func keys() throws -> ArchiveKeys {
         let environment = ProcessInfo.processInfo.environment
-        var files = identities
-        if files.isEmpty, let file = environment["PTC_BACKUP_IDENTITY"], !file.isEmpty { files = [file] }
         let secret: String? = passphrase ? try Passphrase.read(confirm: false)
                                          : environment["PTC_BACKUP_PASSPHRASE"].flatMap { $0.isEmpty ? nil : $0 }
-        return try ArchiveKeys(identityFiles: files, passphrase: secret)
+        return try ArchiveKeys(identityFiles: identity.files, passphrase: secret)
     }
 }
 

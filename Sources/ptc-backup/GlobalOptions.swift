@@ -88,7 +88,9 @@ struct RemoteOptionGroup: ParsableArguments {
     func transfers(_ global: GlobalOptions, bucketMustExist: Bool = false) -> Transfers {
         var options = options
         options.createsBucket = !bucketMustExist || createBucket
-        return Transfers(options: options, onRetry: Console.retryReporter(global))
+        var transfers = Transfers(options: options, onRetry: Console.retryReporter(global))
+        transfers.onWarning = Console.warningReporter(global)
+        return transfers
     }
 }
 

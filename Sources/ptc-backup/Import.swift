@@ -98,9 +98,10 @@ extension PTCBackup {
         func run() throws {
             try Console.run("import", global) { logger in
                 let source = try remoteOptions.named(archive)
-                let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
+                let keys = try decryption.keys()
+                let archive = try latest.resolve(source.url, source.transfers(global), keys: keys, environment: source.environment)
                 var options = ImportOptions(archivePath: archive)
-                options.keys = try decryption.keys()
+                options.keys = keys
                 options.lockWait = locking.duration
                 options.databasePath = db
                 options.mode = mode

@@ -10,7 +10,8 @@ extension PTCBackup {
             usage: "ptc-backup list [<options>] <dir|remote>",
             discussion: """
                 For a local folder, reads each archive's manifest only (archives whose manifest cannot be \
-                read are listed with the reason). For a remote folder, lists names, sizes and times.
+                read are listed with the reason); encrypted archives from their names, or from their \
+                manifests with --identity or --passphrase. For a remote folder, lists names, sizes and times.
 
                 Examples:
                   ptc-backup list backups
@@ -21,6 +22,8 @@ extension PTCBackup {
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
 
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
+
         @Argument(help: ArgumentHelp("The folder, webdav+https://host/path/ or s3://bucket/prefix/.", valueName: "dir|remote"))
         var location: String
 
@@ -29,7 +32,7 @@ extension PTCBackup {
                 let target = try remoteOptions.named(location)
                 let report = RemoteLocation.isRemote(target.url)
                     ? try target.transfers(global, bucketMustExist: true).list(target.url, environment: target.environment)
-                    : try Lister().list(location)
+                    : try Lister(keys: try decryption.keys()).list(location)
                 Console.emit(report, global) {
                     guard !report.archives.isEmpty else {
                         Console.out("No archives in \(location).")

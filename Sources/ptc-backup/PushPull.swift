@@ -30,10 +30,11 @@ struct LatestOptions: ParsableArguments {
         }
     }
 
-    /// `archive`, or the newest archive its folder holds when it ends in `latest`.
-    func resolve(_ archive: String, _ transfers: Transfers,
+    /// `archive`, or the newest archive its folder holds when it ends in `latest` (encrypted ones too when
+    /// the reader holds `keys`).
+    func resolve(_ archive: String, _ transfers: Transfers, keys: ArchiveKeys = .none,
                  environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
-        try LatestArchive(kind: kind, host: host).resolve(archive, transfers: transfers, environment: environment)
+        try LatestArchive(kind: kind, host: host, encrypted: !keys.isEmpty).resolve(archive, transfers: transfers, environment: environment)
     }
 }
 
@@ -86,7 +87,8 @@ extension PTCBackup {
                 var transfers = target.transfers(global, bucketMustExist: true)
                 let bar = ProgressBar(options: global)
                 transfers.progress = bar.handler
-                let file = try latest.resolve(file, transfers)
+                // Push reads no content: `latest` is the newest archive, encrypted or not.
+                let file = try LatestArchive(kind: latest.kind, host: latest.host, encrypted: true).resolve(file, transfers: transfers)
                 try ArchiveContents.check(file)  // an archive, before the remote is locked
                 // The lock object goes where the archive will: it creates no bucket the push would not.
                 let lock = try RemoteLock.acquire(target.url, options: transfers.options, command: "push", wait: locking.duration,
@@ -134,13 +136,16 @@ extension PTCBackup {
 
         @OptionGroup(title: "latest") var latest: LatestOptions
 
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
+
         func run() throws {
             try Console.run("pull", global) { _ in
                 let source = try remoteOptions.named(remote)
                 var transfers = source.transfers(global)
+                transfers.keys = try decryption.keys()
                 let bar = ProgressBar(options: global)
                 transfers.progress = bar.handler
-                let downloaded = try transfers.download(try latest.resolve(source.url, transfers, environment: source.environment),
+                let downloaded = try transfers.download(try latest.resolve(source.url, transfers, keys: transfers.keys, environment: source.environment),
                                                         output: output, environment: source.environment)
                 bar.finish()
                 let path = downloaded.path

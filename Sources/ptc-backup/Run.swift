@@ -31,6 +31,9 @@ extension PTCBackup {
                   keep_daily = 7
                   keep_weekly = 4
                   # cleanup = true   (archive and delete old jobs instead)
+                  # encrypt_to = ["age1..."]  (with identity_file = "key.txt";
+                  #   or passphrase_command = "pass show ptc")
+                  # redact_env = true
 
                 Examples:
                   ptc-backup run nightly
@@ -41,6 +44,9 @@ extension PTCBackup {
         @OptionGroup var global: GlobalOptions
 
         @OptionGroup(title: "Remotes") var remoteOptions: RemoteOptionGroup
+
+        @OptionGroup(title: "Encryption (age), instead of the profile's") var encryption: EncryptOptionGroup
+        @OptionGroup(title: "Reading the encrypted archive back") var identity: IdentityOptionGroup
 
         @Argument(help: "The profile to run ([profile.NAME] in the config file).")
         var profile: String
@@ -76,9 +82,15 @@ extension PTCBackup {
                 chosen.db = expand(db ?? chosen.db)
                 chosen.output = expand(output ?? chosen.output)
                 if let to { chosen.to = to }
+                chosen.identityFile = expand(chosen.identityFile)
+                chosen.encryptToFile = expand(chosen.encryptToFile)
                 var options = RunOptions(profile: chosen, config: file)
+                options.encryption = try encryption.encryption()
+                options.redactEnvironment = encryption.redactEnv
+                options.keys = try identity.keys()
                 options.remote = remoteOptions.options
                 options.remote.onRetry = Console.retryReporter(global)
+                options.onWarning = Console.warningReporter(global)
                 let bar = ProgressBar(options: global)
                 let report = Runner(logger: logger, progress: bar.handler).run(options)
                 bar.finish()

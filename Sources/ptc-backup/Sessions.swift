@@ -30,6 +30,8 @@ extension PTCBackup {
 
         @OptionGroup(title: "latest") var latest: LatestOptions
 
+        @OptionGroup(title: "Encrypted archives (age)") var decryption: DecryptOptionGroup
+
         @Argument(help: ArgumentHelp("An archive, or its URL (webdav+https://.../NAME.tar.zst, s3://.../NAME.tar.zst, NAME:path); DIR/latest or URL/latest: the newest there; default: the live database.", valueName: "archive|remote-url"))
         var archive: String?
 
@@ -63,11 +65,13 @@ extension PTCBackup {
                 let report: SessionsReport
                 if let archive {
                     let source = try remoteOptions.named(archive)
+                    var listing = SessionListing(environment: source.environment)
+                    listing.keys = try decryption.keys()
                     let transfers = source.transfers(global)
-                    let chosen = try latest.resolve(source.url, transfers, environment: source.environment)
+                    let chosen = try latest.resolve(source.url, transfers, keys: listing.keys, environment: source.environment)
                     report = RemoteLocation.isRemote(chosen)
-                        ? try SessionListing(environment: source.environment).remote(chosen, transfers: transfers, query: query)
-                        : try SessionListing().archive(chosen, query: query)
+                        ? try listing.remote(chosen, transfers: transfers, query: query)
+                        : try listing.archive(chosen, query: query)
                 } else {
                     report = try SessionListing().database(db, query: query)
                 }

@@ -36,10 +36,11 @@ extension PTCBackup {
         func run() throws {
             try Console.run("verify", global) { logger in
                 let source = try remoteOptions.named(archive)
-                let archive = try latest.resolve(source.url, source.transfers(global), environment: source.environment)
+                let keys = try decryption.keys()
+                let archive = try latest.resolve(source.url, source.transfers(global), keys: keys, environment: source.environment)
                 let bar = ProgressBar(options: global)
                 var verifier = Verifier(logger: logger, progress: bar.handler)
-                verifier.keys = try decryption.keys()
+                verifier.keys = keys
                 if let tempDir { verifier.temporaryDirectory = tempDir }
                 let outcome = RemoteLocation.isRemote(archive)
                     ? try source.transfers(global).withDownload(archive, temporaryDirectory: verifier.temporaryDirectory,

@@ -65,6 +65,12 @@ import Testing
         ("[remote.r]\nurl = \"s3://b/\"\npassword = \"hunter2\"\n", 3, "remote.r.password"),
         ("[profile.a]\noutput = \"/x\"\ncleanup = yes\n", 3, nil),
         ("[profiles.a]\noutput = \"/x\"\n", 1, "profiles"),
+        ("[profile.a]\noutput = \"/x\"\nencrypt_to = \"age1x\"\n", 3, "profile.a.encrypt_to"),
+        ("[profile.a]\noutput = \"/x\"\nidentity_file = \"k\"\nencrypt_to = [\"age1x\", 3]\n", 4, "profile.a.encrypt_to"),
+        ("[profile.a]\noutput = \"/x\"\nencrypt_to_file = \"r.txt\"\n", 3, "profile.a.identity_file"),
+        ("[profile.a]\noutput = \"/x\"\npassphrase_env = \"P\"\npassphrase_command = \"pass p\"\n", 4, "profile.a.passphrase_command"),
+        ("[profile.a]\noutput = \"/x\"\nidentity_file = \"k\"\nencrypt_to = [\"age1x\"]\npassphrase_env = \"P\"\n", 4, "profile.a.encrypt_to"),
+        ("[profile.a]\noutput = \"/x\"\nredact_env = \"yes\"\n", 3, "profile.a.redact_env"),
     ] as [(String, Int, String?)])
     func mistakesSayFileLineAndKey(text: String, line: Int, key: String?) throws {
         let dir = TemporaryDirectory("config-bad")
@@ -74,6 +80,33 @@ import Testing
         if let key { #expect(error?.key == key, "\(String(describing: error))") }
         #expect(error?.description.hasPrefix(path) == true)
         #expect(error?.description.contains("hunter2") == false)
+    }
+
+    /// A profile's encryption keys, secrets by reference only.
+    @Test func encryptionKeysOfAProfile() throws {
+        let dir = TemporaryDirectory("config-age")
+        let path = try write("""
+            [profile.keyed]
+            output = "/srv/backups"
+            encrypt_to = ["age1aaa", "age1bbb"]
+            encrypt_to_file = "recipients.txt"
+            identity_file = "key.txt"
+            redact_env = true
+
+            [profile.secret]
+            output = "/srv/backups"
+            passphrase_command = "/bin/echo tr0ub4dor"
+
+            [profile.plain]
+            output = "/srv/backups"
+            """, in: dir)
+        let config = try ConfigFile.load(path)
+        let keyed = try config.profile("keyed"), secret = try config.profile("secret"), plain = try config.profile("plain")
+        #expect(keyed.encryptTo == ["age1aaa", "age1bbb"] && keyed.encryptToFile == "recipients.txt")
+        #expect(keyed.identityFile == "key.txt" && keyed.redactEnv && keyed.encrypts)
+        #expect(secret.passphrase == .command("/bin/echo tr0ub4dor") && secret.encrypts && !secret.redactEnv)
+        #expect(try secret.passphrase?.resolve(environment: [:], configPath: path, key: "profile.secret.passphrase") == "tr0ub4dor")
+        #expect(!plain.encrypts && plain.encryptTo.isEmpty && plain.identityFile == nil)
     }
 
     @Test func aFileOthersCanReadIsWarnedAbout() throws {

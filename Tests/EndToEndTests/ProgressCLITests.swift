@@ -14,7 +14,8 @@ import Testing
     }
 
     func lines(_ stderr: String) throws -> [Line] {
-        try stderr.split(separator: "\n").map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+        // Warnings and retries stay text lines (`ptc-backup: ...`), like errors.
+        try stderr.split(separator: "\n").filter { !$0.hasPrefix("ptc-backup: ") }.map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
     }
 
     /// At a high --level the one-pass export spends most of its time compressing after the snapshot is
