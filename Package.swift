@@ -32,11 +32,11 @@ let package = Package(
 
         // Thin safe wrappers, one per C library, each with its own error type.
         .target(name: "BackupSQLite", dependencies: ["CSQLite", "CBackupShims", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupArchive", dependencies: ["CArchive", "CZstd", "BackupSystem", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupDigest", dependencies: ["COpenSSL", "CSodium", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "BackupHTTP", dependencies: ["CCurl", .product(name: "SystemPackage", package: "swift-system")]),
         // The age v1 file format (age-encryption.org/v1): only its framing here, every primitive from libsodium.
-        .target(name: "BackupAge", dependencies: ["CSodium", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "BackupAge", dependencies: ["CSodium", "BackupSystem", .product(name: "SystemPackage", package: "swift-system")]),
         // Where archives are kept: one protocol, a local folder, WebDAV, S3 (SigV4 needs HMAC-SHA256).
         .target(name: "BackupStore", dependencies: ["BackupHTTP", "BackupDigest", "BackupSystem", .product(name: "SystemPackage", package: "swift-system")]),
 

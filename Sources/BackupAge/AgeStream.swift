@@ -1,3 +1,4 @@
+import BackupSystem
 import SystemPackage
 
 /// STREAM (age's payload): 64 KiB plaintext chunks, each sealed with ChaCha20-Poly1305 under the
@@ -23,21 +24,9 @@ enum AgeSTREAM {
     }
 }
 
-/// Where ciphertext goes: bytes at absolute offsets. A file written with `pwrite`, or any sequential
-/// sink when the encryptor has no reserved prefix (offsets then only grow).
-public protocol AgeCiphertextSink: AnyObject {
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
-}
-
-/// A file descriptor written with `pwrite` (swift-system's `writeAll(toAbsoluteOffset:)`); the caller
-/// owns, syncs and closes it.
-public final class AgeFileSink: AgeCiphertextSink {
-    public let fileDescriptor: FileDescriptor
-    public init(_ fileDescriptor: FileDescriptor) { self.fileDescriptor = fileDescriptor }
-    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        _ = try fileDescriptor.writeAll(toAbsoluteOffset: offset, bytes)
-    }
-}
+/// Where ciphertext goes: bytes at absolute offsets (a file through BackupSystem's `DescriptorOutput`, or
+/// any sequential sink when the encryptor has no reserved prefix: offsets then only grow).
+public typealias AgeCiphertextSink = PositionalOutput
 
 /// Encrypts a plaintext stream to an age file as it is written, in flat memory.
 ///

@@ -1,3 +1,4 @@
+import BackupSystem
 import SystemPackage
 
 /// Writes a `.tar.zst` whose small leading entries (the manifest) are only known after its large last
@@ -173,16 +174,5 @@ public final class StreamedArchiveWriter: @unchecked Sendable {
     }
 }
 
-/// Where a ``StreamedArchiveWriter`` puts its bytes: at absolute offsets (`pwrite` semantics).
-public protocol ArchiveOutput: AnyObject {
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws
-}
-
-/// A file descriptor written with `pwrite`; the caller owns, syncs and closes it.
-public final class DescriptorOutput: ArchiveOutput {
-    public let fileDescriptor: FileDescriptor
-    public init(_ fileDescriptor: FileDescriptor) { self.fileDescriptor = fileDescriptor }
-    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        _ = try fileDescriptor.writeAll(toAbsoluteOffset: offset, bytes)
-    }
-}
+/// Where a ``StreamedArchiveWriter`` puts its bytes: at absolute offsets (BackupSystem's one home for it).
+public typealias ArchiveOutput = PositionalOutput

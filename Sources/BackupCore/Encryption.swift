@@ -1,5 +1,6 @@
 import BackupAge
 import BackupArchive
+import BackupSystem
 import Foundation
 import SystemPackage
 
@@ -199,7 +200,7 @@ final class EncryptingOutput: ArchiveOutput {
 
     init(encryption: ArchiveEncryption, fileDescriptor: FileDescriptor, reservation: Int) throws {
         self.reservation = reservation
-        encryptor = try AgeEncryptor(recipients: encryption.recipients, sink: AgeFileSink(fileDescriptor), reservedPrefix: reservation)
+        encryptor = try AgeEncryptor(recipients: encryption.recipients, sink: DescriptorOutput(fileDescriptor), reservedPrefix: reservation)
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {

@@ -9,32 +9,14 @@ public enum MD5 {
     /// of a `Content-MD5` header.
     /// - Throws: ``DigestError`` when the file cannot be read, or ends before `offset + length`.
     public static func base64(ofFile path: String, offset: Int64, length: Int64) throws(DigestError) -> String {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
-        } catch {
-            throw DigestError(path: path, error)
-        }
-        defer { try? file.close() }
         guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
         defer { EVP_MD_CTX_free(context) }
         precondition(EVP_DigestInit_ex(context, EVP_md5(), nil) == 1, "EVP_DigestInit_ex(md5) failed")
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
-        defer { buffer.deallocate() }
-        var position = offset
-        var remaining = length
-        while remaining > 0 {
-            let n: Int
-            do {
-                n = try file.read(fromAbsoluteOffset: position,
-                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), remaining))]))
-            } catch {
-                throw DigestError(path: path, error)
+        try FileChunks.reading(path) { file, buffer throws(DigestError) in
+            let read = try FileChunks.read(file, path: path, offset: offset, length: length, buffer: buffer) { bytes in
+                precondition(EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1)
             }
-            if n == 0 { throw DigestError(path: path, reason: "the file ends before byte \(offset + length)") }
-            precondition(EVP_DigestUpdate(context, buffer.baseAddress, n) == 1)
-            position += Int64(n)
-            remaining -= Int64(n)
+            if read < length { throw DigestError(path: path, reason: "the file ends before byte \(offset + length)") }
         }
         var digest = [UInt8](repeating: 0, count: 16)
         var size: UInt32 = 0

@@ -98,47 +98,17 @@ public struct DigestError: Error, CustomStringConvertible, Sendable {
 }
 
 extension SHA256 {
-    /// Hashes what `read` hands out, 1 MiB at a time from `offset`, until it returns 0 bytes or `length`
-    /// bytes are hashed. Returns the bytes hashed.
+    /// Hashes `length` bytes of `file` from `offset`, or fewer when it ends first. Returns the bytes hashed.
     fileprivate func update(from file: FileDescriptor, path: String, offset: Int64, length: Int64,
-                        buffer: UnsafeMutableRawBufferPointer) throws(DigestError) -> Int64 {
-        var position = offset
-        var remaining = length
-        while remaining > 0 {
-            let n: Int
-            do {
-                n = try file.read(fromAbsoluteOffset: position,
-                                  into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(min(Int64(buffer.count), remaining))]))
-            } catch {
-                throw DigestError(path: path, error)
-            }
-            if n == 0 { break }
-            update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            position += Int64(n)
-            remaining -= Int64(n)
-        }
-        return position - offset
-    }
-
-    /// Opens `path` for reading, runs `body` with it and a 1 MiB buffer, and closes it.
-    private static func reading<T>(_ path: String, _ body: (FileDescriptor, UnsafeMutableRawBufferPointer) throws(DigestError) -> T) throws(DigestError) -> T {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(FilePath(path), .readOnly, options: .closeOnExec)
-        } catch {
-            throw DigestError(path: path, error)
-        }
-        defer { try? file.close() }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
-        defer { buffer.deallocate() }
-        return try body(file, buffer)
+                            buffer: UnsafeMutableRawBufferPointer) throws(DigestError) -> Int64 {
+        try FileChunks.read(file, path: path, offset: offset, length: length, buffer: buffer) { update($0) }
     }
 
     /// The SHA-256 of `length` bytes of the file at `path` from `offset` (to its end when `length` is nil),
     /// read 1 MiB at a time.
     /// - Throws: ``DigestError`` when the file cannot be read, or ends before `offset + length`.
     public static func hex(ofFile path: String, offset: Int64 = 0, length: Int64? = nil) throws(DigestError) -> String {
-        try reading(path) { file, buffer throws(DigestError) in
+        try FileChunks.reading(path) { file, buffer throws(DigestError) in
             let hasher = SHA256()
             let hashed = try hasher.update(from: file, path: path, offset: offset, length: length ?? Int64.max, buffer: buffer)
             if let length, hashed < length {
