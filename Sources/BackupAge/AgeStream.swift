@@ -195,6 +195,17 @@ public final class AgeDecryptor {
     ///   ``AgeError/headerMACMismatch``.
     public init(identities: [any AgeIdentityProtocol], source: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) throws(AgeError) {
         let input = AgeInput(source: source)
+        let (header, payloadKey) = try Self.open(input, identities: identities)
+        self.input = input
+        self.header = header
+        self.payloadKey = payloadKey
+        sealed = .allocate(byteCount: AgeSTREAM.sealedChunkSize, alignment: 16)
+        plain = .allocate(byteCount: AgeSTREAM.chunkSize, alignment: 16)
+    }
+
+    /// Reads the header and the payload nonce from `input`, unwraps the file key with `identities` and
+    /// checks the header MAC; the payload key. `input.position` is then where the payload starts.
+    static func open(_ input: AgeInput, identities: [any AgeIdentityProtocol]) throws(AgeError) -> (AgeHeader, SecretBytes) {
         let header = try AgeHeader.parse(from: input)
         if header.stanzas.contains(where: { $0.type == "scrypt" }) && header.stanzas.count != 1 {
             throw .malformedHeader("a scrypt stanza must be the only one")
@@ -215,12 +226,9 @@ public final class AgeDecryptor {
         let n = try input.readFull(into: nonceBuffer)
         let nonce = Array(nonceBuffer)
         guard n == AgeSTREAM.nonceSize else { throw .malformedHeader("the payload nonce is missing or short") }
-        self.input = input
-        self.header = header
-        payloadKey = AgeSTREAM.payloadKey(fileKey: fileKey, nonce: nonce)
-        sealed = .allocate(byteCount: AgeSTREAM.sealedChunkSize, alignment: 16)
-        plain = .allocate(byteCount: AgeSTREAM.chunkSize, alignment: 16)
+        return (header, AgeSTREAM.payloadKey(fileKey: fileKey, nonce: nonce))
     }
+
 
     /// Reads from a file descriptor (from its current position).
     public convenience init(identities: [any AgeIdentityProtocol], fileDescriptor: FileDescriptor) throws(AgeError) {

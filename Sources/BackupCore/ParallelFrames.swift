@@ -1,3 +1,4 @@
+import BackupAge
 import BackupArchive
 import Foundation
 import SystemPackage
@@ -11,7 +12,7 @@ import SystemPackage
 /// into its slots in turn, and the caller takes the slots in frame order and gives each back once
 /// delivered.
 struct ParallelFrames {
-    let file: FileDescriptor
+    let source: ArchiveBytes
     let path: String
     let table: SeekTable
     var threads: Int
@@ -20,8 +21,8 @@ struct ParallelFrames {
     /// noisy) and 8 MiB less memory (57 vs 65 MiB peak), since the other worker's frame is ready meanwhile.
     var slotsPerWorker = 1
 
-    init(file: FileDescriptor, path: String, table: SeekTable, threads: Int = FileSystem.processorCount()) {
-        self.file = file
+    init(source: ArchiveBytes, path: String, table: SeekTable, threads: Int = FileSystem.processorCount()) {
+        self.source = source
         self.path = path
         self.table = table
         self.threads = max(1, threads)
@@ -69,7 +70,7 @@ struct ParallelFrames {
 
         let failures = Locked([Int: BackupError]())
         let stop = Flag()
-        let (file, path) = (self.file, self.path)
+        let (source, path) = (self.source, self.path)
         let tasks = (0..<workers).map { worker in
             BackgroundTask<Void> {
                 let decoder = try ZstdFrameDecoder()
@@ -82,7 +83,7 @@ struct ParallelFrames {
                     do {
                         let frame = entries[index]
                         let compressed = UnsafeMutableRawBufferPointer(rebasing: input[0..<Int(frame.compressedSize)])
-                        let read = try FileSystem.read(file, into: compressed, at: starts[index], path: path, doing: "reading frame \(index) of \(path)")
+                        let read = try source.read(compressed, at: starts[index], doing: "reading frame \(index) of \(path)")
                         guard read == compressed.count else {
                             throw BackupError(.dataError, "\(path) is damaged: it ends inside frame \(index)")
                         }
@@ -111,5 +112,48 @@ struct ParallelFrames {
             try deliver(index, UnsafeRawBufferPointer(rebasing: slots.buffers[slot][0..<Int(entries[index].decompressedSize)]))
             slots.free[slot].signal()
         }
+    }
+}
+
+/// An archive's bytes by offset, for readers that jump: the file itself, or the plaintext of an encrypted
+/// archive (``AgeRandomAccess``: each chunk decrypted and checked where it lies).
+struct ArchiveBytes: Sendable {
+    let path: String
+    /// Bytes of the (plaintext) archive.
+    let size: Int64
+    private let reader: @Sendable (UnsafeMutableRawBufferPointer, Int64) throws -> Int
+
+    /// The file at `file` (the archive at `path`), as it is.
+    init(file: FileDescriptor, path: String, size: Int64) {
+        self.path = path
+        self.size = size
+        reader = { buffer, offset in try file.read(fromAbsoluteOffset: offset, into: buffer) }
+    }
+
+    /// The plaintext of an encrypted archive.
+    init(decrypting access: AgeRandomAccess, path: String) {
+        self.path = path
+        size = access.plaintextSize
+        reader = { buffer, offset in try access.read(into: buffer, at: offset) }
+    }
+
+    /// Fills `buffer` from `offset`; fewer bytes only at the end.
+    /// - Throws: ``BackupError``: `dataError` for an encrypted chunk that does not authenticate, the system's
+    ///   error for a failed read.
+    func read(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int64, doing: String) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n: Int
+            do {
+                n = try reader(UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), offset + Int64(done))
+            } catch let error as AgeError {
+                throw BackupError(.dataError, "\(path) is damaged: \(error)")
+            } catch let error as Errno {
+                throw BackupError.posix(error, doing, path: path, creating: false)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
     }
 }

@@ -1,3 +1,4 @@
+import BackupAge
 import BackupArchive
 import BackupModel
 import Foundation
@@ -8,20 +9,34 @@ import SystemPackage
 /// (the database) besides the manifest. Anything else is read the plain way, by libarchive.
 extension Verifier {
     /// The outcome of extracting `path`'s database into `workspace` in parallel, or nil when the archive
-    /// is not one this path reads (an older format, encrypted, another layout): then the caller reads it
-    /// with libarchive. Damage found on the way is returned as problems, as the plain path does.
+    /// is not one this path reads (an older format, encrypted without a key that opens it, another layout):
+    /// then the caller reads it with libarchive. An encrypted archive is read through ``AgeRandomAccess``;
+    /// reading every frame and the table authenticates every chunk, the final one included. Damage found on the way is returned as problems, as the plain path does.
     func extractSeekable(_ path: String, manifest: Manifest, into workspace: String) throws -> Outcome? {
         guard manifest.formatVersion >= 2, manifest.entries.count == 1, let entry = manifest.entries.first,
               entry.path == Manifest.databaseEntryName else { return nil }
         let file = try FileSystem.openForReading(path, doing: "reading the archive")
         defer { try? file.close() }
-        guard let fileSize = FileSystem.size(of: path), fileSize > Int64(SeekTable.footerSize) + 8 else { return nil }
+        guard let fileSize = FileSystem.size(of: path) else { return nil }
+        // An encrypted archive is read through its chunks, decrypted where they lie (with the keys given).
+        let source: ArchiveBytes
+        if try ArchiveEncryptionInfo.isEncrypted(path) {
+            guard !keys.isEmpty else { return nil }
+            do {
+                source = ArchiveBytes(decrypting: try AgeRandomAccess(identities: keys.identities, file: file, fileSize: fileSize), path: path)
+            } catch {
+                return nil // the plain path says what is wrong, as it always has
+            }
+        } else {
+            source = ArchiveBytes(file: file, path: path, size: fileSize)
+        }
+        let size = source.size
+        guard size > Int64(SeekTable.footerSize) + 8 else { return nil }
         func bytes(at offset: Int64, count: Int) throws -> [UInt8] {
             var out = [UInt8](repeating: 0, count: count)
-            let n = try out.withUnsafeMutableBytes { try FileSystem.read(file, into: $0, at: offset, path: path, doing: "reading the archive") }
+            let n = try out.withUnsafeMutableBytes { try source.read($0, at: offset, doing: "reading the archive") }
             return Array(out.prefix(n))
         }
-        // Only a plain zstd file (not an encrypted one) is read here.
         guard try bytes(at: 0, count: 4) == [0x28, 0xB5, 0x2F, 0xFD] else { return nil }
         func damaged(_ problem: String) -> Outcome {
             Outcome(manifest: manifest, problems: [problem], tables: [], databasePath: nil)
@@ -31,11 +46,11 @@ extension Verifier {
         let table: SeekTable
         do {
             // No table at all: repacked by another tool, or cut short; the plain path reads it and finds out.
-            guard let size = try SeekTable.tableSize(footer: try bytes(at: fileSize - Int64(SeekTable.footerSize), count: SeekTable.footerSize)) else {
+            guard let tableSize = try SeekTable.tableSize(footer: try bytes(at: size - Int64(SeekTable.footerSize), count: SeekTable.footerSize)) else {
                 return nil
             }
-            guard Int64(size) < fileSize else { return damaged("the archive's seek table is damaged: it claims \(size) bytes of a \(fileSize)-byte file") }
-            table = try SeekTable(parsing: try bytes(at: fileSize - Int64(size), count: size), fileSize: fileSize)
+            guard Int64(tableSize) < size else { return damaged("the archive's seek table is damaged: it claims \(tableSize) bytes of a \(size)-byte file") }
+            table = try SeekTable(parsing: try bytes(at: size - Int64(tableSize), count: tableSize), fileSize: size)
         } catch let error as ArchiveError {
             return damaged(error.message)
         }
@@ -99,7 +114,7 @@ extension Verifier {
         var problems: [String] = []
         do {
             try head.withUnsafeBytes { try take(UnsafeRawBufferPointer(rebasing: $0[dataStart...])) }
-            try ParallelFrames(file: file, path: path, table: table).read(frames: 2..<frames.count) { _, content in
+            try ParallelFrames(source: source, path: path, table: table).read(frames: 2..<frames.count) { _, content in
                 let data = Int(min(Int64(content.count), entry.size - written))
                 try take(UnsafeRawBufferPointer(rebasing: content[0..<data]))
                 guard content[data...].allSatisfy({ $0 == 0 }) else { throw NotTheExportLayout() }

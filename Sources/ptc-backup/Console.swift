@@ -166,7 +166,10 @@ enum Console {
                                            failure: (128 + sig, "interrupted (signal \(sig)); temporary files removed")))
         }
         Console.errorLine("ptc-backup: interrupted (signal \(sig)); temporary files removed")
-        exit(128 + sig)
+        // `_exit`, not `exit`: the command's threads (a compressor, zstd's workers, SQLite) are still running,
+        // and `exit` would tear down what they use under them (a crash in pthread_rwlock_unlock was seen).
+        // Everything was written unbuffered, and the temporary files are gone.
+        _exit(128 + sig)
     }
 
     /// Exits as ``exitInterrupted(_:)`` when a signal asked this process to end.

@@ -23,7 +23,7 @@ import Testing
         defer { try? fd.close() }
         var out: [UInt8] = []
         var order: [Int] = []
-        try ParallelFrames(file: fd, path: path, table: table, threads: threads).read(frames: 0..<table.frames.count) { index, content in
+        try ParallelFrames(source: ArchiveBytes(file: fd, path: path, size: Int64(bytes.count)), path: path, table: table, threads: threads).read(frames: 0..<table.frames.count) { index, content in
             order.append(index)
             out.append(contentsOf: content)
         }
@@ -31,7 +31,7 @@ import Testing
         #expect(out == data)
         // A range in the middle.
         var middle: [UInt8] = []
-        try ParallelFrames(file: fd, path: path, table: table, threads: threads).read(frames: 3..<7) { _, content in middle.append(contentsOf: content) }
+        try ParallelFrames(source: ArchiveBytes(file: fd, path: path, size: Int64(bytes.count)), path: path, table: table, threads: threads).read(frames: 3..<7) { _, content in middle.append(contentsOf: content) }
         #expect(middle == Array(data[600_000..<1_400_000]))
     }
 
@@ -45,14 +45,14 @@ import Testing
         defer { try? fd.close() }
         var delivered = 0
         let error = #expect(throws: BackupError.self) {
-            try ParallelFrames(file: fd, path: path, table: table, threads: 2).read(frames: 0..<table.frames.count) { _, _ in delivered += 1 }
+            try ParallelFrames(source: ArchiveBytes(file: fd, path: path, size: Int64(bytes.count)), path: path, table: table, threads: 2).read(frames: 0..<table.frames.count) { _, _ in delivered += 1 }
         }
         #expect(error?.code == .dataError)
         #expect(error?.message.contains(path) == true)
         #expect(delivered == 9)
         table.frames[0].decompressedSize += 1 // a table that lies about a size
         #expect(throws: BackupError.self) {
-            try ParallelFrames(file: fd, path: path, table: table, threads: 2).read(frames: 0..<1) { _, _ in }
+            try ParallelFrames(source: ArchiveBytes(file: fd, path: path, size: Int64(bytes.count)), path: path, table: table, threads: 2).read(frames: 0..<1) { _, _ in }
         }
     }
 
@@ -64,7 +64,7 @@ import Testing
         let (fd, path) = try file(bytes, in: dir)
         defer { try? fd.close() }
         #expect(throws: Enough.self) {
-            try ParallelFrames(file: fd, path: path, table: table, threads: 4).read(frames: 0..<table.frames.count) { index, _ in
+            try ParallelFrames(source: ArchiveBytes(file: fd, path: path, size: Int64(bytes.count)), path: path, table: table, threads: 4).read(frames: 0..<table.frames.count) { index, _ in
                 if index == 2 { throw Enough() }
             }
         }
