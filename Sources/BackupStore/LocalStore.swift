@@ -58,15 +58,19 @@ public struct LocalStore: RemoteStore {
                           modified: Date(timeIntervalSince1970: Double(modified.tv_sec) + Double(modified.tv_nsec) / 1e9))
     }
 
-    public func list(prefix: String) throws -> [ObjectInfo] {
-        let names: [String]
+    /// The folder's entry names; none when the folder is not there (yet).
+    private func entryNames() throws -> [String] {
         do {
-            names = try FileCalls.names(in: root)
+            return try FileCalls.names(in: root)
         } catch .noSuchFileOrDirectory {
             return []
         } catch {
             throw StoreError.file(error, doing: "listing \(root)", path: root, creating: false)
         }
+    }
+
+    public func list(prefix: String) throws -> [ObjectInfo] {
+        let names = try entryNames()
         return try names.filter { $0.hasPrefix(prefix) && !$0.hasPrefix(".") }.sorted().compactMap { try stat($0) }
     }
 
@@ -82,14 +86,7 @@ public struct LocalStore: RemoteStore {
     }
 
     public func leftovers() throws -> [Leftover] {
-        let names: [String]
-        do {
-            names = try FileCalls.names(in: root)
-        } catch .noSuchFileOrDirectory {
-            return []
-        } catch {
-            throw StoreError.file(error, doing: "listing \(root)", path: root, creating: false)
-        }
+        let names = try entryNames()
         return names.filter(TemporaryName.isTemporary).sorted().compactMap { name in
             // Gone meanwhile (its upload finished): not a leftover.
             guard let stat = try? Stat(FilePath(path(name))) else { return nil }
